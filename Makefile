@@ -70,7 +70,7 @@ EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 HEADERS := include/tenantguard.h $(sort $(wildcard include/tenantguard/*.h))
 
-.PHONY: all lib demo check check-unit check-fuzz-replay check-headers check-symbols \
+.PHONY: all lib demo check check-unit check-threads check-fuzz-replay check-headers check-symbols \
         check-install check-examples bench install uninstall deps fuzz clean
 
 all: lib
@@ -136,6 +136,11 @@ $(BUILD)/tests/support/%.o: tests/support/%.c $(HEADERS) | deps-checked
 check-unit: $(TEST_BIN)
 	@set -e; for t in $(TEST_BIN); do echo "== $$t"; TG_TEST_TMP=$(CURDIR)/$(BUILD)/tmp $$t; done
 
+# The tests that run several threads, for ThreadSanitizer (SANITIZE=thread).
+THREAD_BIN := $(filter $(BUILD)/tests/test_store $(BUILD)/tests/%_threads,$(TEST_BIN))
+check-threads: $(THREAD_BIN)
+	@set -e; for t in $(THREAD_BIN); do echo "== $$t"; TG_TEST_TMP=$(CURDIR)/$(BUILD)/tmp $$t; done
+
 # Each fuzz target also builds with a plain driver that replays its corpus.
 $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(STATIC_LIB)
 	@mkdir -p $(dir $@)
@@ -197,7 +202,7 @@ $(BUILD)/examples/%: examples/%.c $(STATIC_LIB)
 	$(CC) $(TG_CFLAGS) $< $(STATIC_LIB) $(LDFLAGS) $(DEP_LIBS) -o $@
 
 check-examples: $(EXAMPLE_BIN)
-	@set -e; for e in $(EXAMPLE_BIN); do echo "== $$e"; TG_DEMO_QUIET=1 $$e > $(BUILD)/examples/out.txt || { cat $(BUILD)/examples/out.txt; exit 1; }; done
+	@set -e; for e in $(EXAMPLE_BIN); do echo "== $$e"; $$e > $(BUILD)/examples/out.txt || { cat $(BUILD)/examples/out.txt; exit 1; }; done
 
 check: lib check-headers check-symbols check-unit check-fuzz-replay check-examples check-install
 	@echo "make check: all passed"
@@ -207,12 +212,13 @@ demo: $(BUILD)/examples/demo
 
 # ---- benchmarks ----------------------------------------------------------
 
-$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.c tests/bench/bench.h $(STATIC_LIB)
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench.c tests/bench/bench.h $(STATIC_LIB) $(SUPPORT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -O2 $< tests/bench/bench.c $(STATIC_LIB) $(LDFLAGS) $(DEP_LIBS) -o $@
+	$(CC) $(TEST_CFLAGS) -O2 -Itests/support $< tests/bench/bench.c $(SUPPORT_OBJ) $(STATIC_LIB) \
+	    $(LDFLAGS) $(DEP_LIBS) -o $@
 
 bench: $(BENCH_BIN)
-	@set -e; for b in $(BENCH_BIN); do TG_BENCH_TMP=$(CURDIR)/$(BUILD)/tmp $$b; done
+	@set -e; for b in $(BENCH_BIN); do TG_TEST_TMP=$(CURDIR)/$(BUILD)/tmp $$b; done
 
 # ---- install ---------------------------------------------------------------
 

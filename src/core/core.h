@@ -25,6 +25,10 @@ int tg__error(int code, const char *fmt, ...) TG_PRINTF(2, 3);
 /* Makes sure libsodium is initialised. TG_OK or TG_ECRYPTO. */
 int tg__sodium_ready(void);
 
+/* Fills out[0..len) with fresh random bytes for a public nonce. Cheaper than
+ * randombytes_buf per call; safe across fork(). Never use it for keys. */
+void tg__random_nonce(uint8_t *out, size_t len);
+
 /* Ordinary memory through an allocator (never NULL here: the default
  * allocator is used when the host gave none). On failure these record
  * TG_ENOMEM's message and return NULL. */
