@@ -33,7 +33,8 @@ FUZZ_TIME ?= 30
 
 DEPS_PC := libsodium sqlite3
 DEPS_TEST_PC := cmocka
-DEBIAN_PACKAGES := build-essential pkg-config libsodium-dev libsqlite3-dev libcmocka-dev
+DEBIAN_PACKAGES := build-essential pkg-config libsodium-dev libsqlite3-dev libcmocka-dev \
+    python3-cffi python3-pytest
 
 comma := ,
 ifneq ($(SANITIZE),)
@@ -71,7 +72,7 @@ EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
 HEADERS := include/tenantguard.h $(sort $(wildcard include/tenantguard/*.h))
 
 .PHONY: all lib demo check check-unit check-threads check-fuzz-replay check-headers check-symbols \
-        check-install check-examples bench install uninstall deps fuzz clean
+        check-install check-examples check-python bench install uninstall deps fuzz clean
 
 all: lib
 lib: lib/libtenantguard.a $(SHARED_LIB) lib/$(SONAME) lib/libtenantguard.so
@@ -112,6 +113,7 @@ deps:
 	for pc in $(DEPS_PC) $(DEPS_TEST_PC); do \
 	    $(PKG_CONFIG) --exists $$pc 2>/dev/null || missing="$$missing $$pc"; \
 	done; \
+	$(PYTHON) -c 'import cffi, pytest' 2>/dev/null || missing="$$missing python3-cffi/pytest"; \
 	if [ -n "$$missing" ]; then \
 	    echo "deps: missing:$$missing"; \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -204,7 +206,10 @@ $(BUILD)/examples/%: examples/%.c $(STATIC_LIB)
 check-examples: $(EXAMPLE_BIN)
 	@set -e; for e in $(EXAMPLE_BIN); do echo "== $$e"; $$e > $(BUILD)/examples/out.txt || { cat $(BUILD)/examples/out.txt; exit 1; }; done
 
-check: lib check-headers check-symbols check-unit check-fuzz-replay check-examples check-install
+check-python: lib
+	TENANTGUARD_LIB=$(CURDIR)/lib/$(SONAME) $(PYTHON) -m pytest -q -p no:cacheprovider bindings/python/tests
+
+check: lib check-headers check-symbols check-unit check-fuzz-replay check-examples check-install check-python
 	@echo "make check: all passed"
 
 demo: $(BUILD)/examples/demo

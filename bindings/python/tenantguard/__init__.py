@@ -1,0 +1,201 @@
+"""Python bindings for tenantguard, the security core of a multi-tenant chat
+server. Thin and explicit: each method is one C call, each C error code an
+exception class.
+
+    import tenantguard as tg
+    with tg.Store.sqlite("/var/lib/chat/tg.db") as store, \
+         tg.Context(store, master_key=key) as ctx:
+        env = ctx.encrypt("acme", "alice", "m1", b"hello")
+        assert ctx.decrypt("acme", "m1", env) == b"hello"
+
+A Context is safe to share between threads (the C library locks what it
+needs and cffi releases the GIL during calls).
+"""
+from ._native import ffi, lib
+
+__all__ = [
+    "Error", "InvalidArgument", "OutOfMemory", "StoreError", "NotFound", "AlreadyExists",
+    "VersionError", "FormatError", "AuthenticationFailed", "WrongWorkspace",
+    "UnknownKeyVersion", "KeyRetired", "Shredded", "PermissionError_", "RangeError",
+    "KmsError", "Store", "Context", "version",
+]
+
+
+class Error(Exception):
+    """A tenantguard call failed. `code` is the TG_E* value, `name` its
+    tg_strerror() text, and the message the library's detail."""
+
+    code = None
+
+    def __init__(self, code, detail):
+        self.code = code
+        self.name = ffi.string(lib.tg_strerror(code)).decode()
+        self.detail = detail
+        super().__init__(f"{self.name}: {detail}" if detail else self.name)
+
+
+def _error_class(name, code, doc):
+    return type(name, (Error,), {"__doc__": doc, "code": code})
+
+
+InvalidArgument = _error_class("InvalidArgument", -1, "An argument is invalid.")
+OutOfMemory = _error_class("OutOfMemory", -2, "An allocation failed.")
+StoreError = _error_class("StoreError", -3, "The store failed.")
+NotFound = _error_class("NotFound", -4, "No such key, workspace or subject.")
+AlreadyExists = _error_class("AlreadyExists", -5, "Already exists.")
+VersionError = _error_class("VersionError", -6, "Unsupported version.")
+FormatError = _error_class("FormatError", -7, "Malformed or truncated data.")
+AuthenticationFailed = _error_class("AuthenticationFailed", -8, "Data was changed or forged.")
+WrongWorkspace = _error_class("WrongWorkspace", -9, "Data belongs to another workspace.")
+UnknownKeyVersion = _error_class("UnknownKeyVersion", -10, "No such key version.")
+KeyRetired = _error_class("KeyRetired", -11, "The key version was retired.")
+Shredded = _error_class("Shredded", -12, "The key was crypto-shredded.")
+PermissionError_ = _error_class("PermissionError_", -13, "A file has unsafe permissions.")
+RangeError = _error_class("RangeError", -14, "Buffer too small or value out of range.")
+KmsError = _error_class("KmsError", -15, "The key service failed.")
+
+_BY_CODE = {cls.code: cls for cls in Error.__subclasses__()}
+
+
+def _check(rc):
+    if rc != 0:
+        detail = ffi.string(lib.tg_ctx_errmsg(ffi.NULL)).decode("utf-8", "replace")
+        raise _BY_CODE.get(rc, Error)(rc, detail)
+
+
+def _id(value, what):
+    """Identifiers are str (encoded as UTF-8) or bytes (passed as they are,
+    so the library's own validation of UTF-8 is reachable)."""
+    if isinstance(value, str):
+        try:
+            value = value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InvalidArgument(-1, f"{what} is not valid UTF-8") from exc
+    if not isinstance(value, bytes):
+        raise TypeError(f"{what} must be str or bytes, not {type(value).__name__}")
+    if b"\0" in value:
+        raise InvalidArgument(-1, f"{what} contains a NUL byte")
+    return value
+
+
+def version():
+    """The linked library's version string."""
+    return ffi.string(lib.tg_version_string()).decode()
+
+
+class Store:
+    """A persistence handle: the built-in SQLite store or the memory store."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    @classmethod
+    def sqlite(cls, path):
+        out = ffi.new("tg_store **")
+        _check(lib.tg_store_open_sqlite(out, _id(path, "path")))
+        return cls(out[0])
+
+    @classmethod
+    def memory(cls):
+        out = ffi.new("tg_store **")
+        _check(lib.tg_store_open_memory(out))
+        return cls(out[0])
+
+    def close(self):
+        if self._handle is not None:
+            lib.tg_store_close(self._handle)
+            self._handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Context:
+    """A tenantguard context over a Store (borrowed: close the context first)
+    or a store_path (owned). The root key comes from master_key (32 bytes),
+    master_key_path, $TENANTGUARD_MASTER_KEY or "<store_path>.key"."""
+
+    def __init__(self, store=None, *, store_path=None, master_key=None, master_key_path=None):
+        cfg = ffi.new("tg_config *")
+        lib.tg_config_init(cfg)
+        keep = []  # C strings and buffers that must live until tg_ctx_open returns
+        if store is not None:
+            cfg.store = store._handle
+        if store_path is not None:
+            keep.append(ffi.new("char[]", _id(store_path, "store_path")))
+            cfg.store_path = keep[-1]
+        if master_key is not None:
+            if len(master_key) != lib.tg_key_bytes():
+                raise InvalidArgument(-1, f"master_key must be {lib.tg_key_bytes()} bytes")
+            keep.append(ffi.new("uint8_t[]", bytes(master_key)))
+            cfg.master_key = keep[-1]
+        if master_key_path is not None:
+            keep.append(ffi.new("char[]", _id(master_key_path, "master_key_path")))
+            cfg.master_key_path = keep[-1]
+        out = ffi.new("tg_ctx **")
+        _check(lib.tg_ctx_open(out, cfg))
+        self._ctx = out[0]
+        self._store = store  # keeps a borrowed store alive at least as long
+
+    def close(self):
+        if self._ctx is not None:
+            lib.tg_ctx_close(self._ctx)
+            self._ctx = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _live(self):
+        if self._ctx is None:
+            raise InvalidArgument(-1, "context is closed")
+        return self._ctx
+
+    def encrypt(self, workspace, subject, message_id, plaintext):
+        """Returns the envelope (bytes) sealing `plaintext` for `subject`."""
+        data = bytes(plaintext)
+        cap = len(data) + lib.tg_envelope_overhead()
+        out = ffi.new("uint8_t[]", cap)
+        out_len = ffi.new("size_t *")
+        _check(lib.tg_keyring_encrypt(self._live(), out, cap, out_len,
+                                      _id(workspace, "workspace"), _id(subject, "subject"),
+                                      _id(message_id, "message_id"), data, len(data)))
+        return ffi.buffer(out, out_len[0])[:]
+
+    def decrypt(self, workspace, message_id, envelope):
+        """Returns the plaintext, or raises (WrongWorkspace, Shredded,
+        KeyRetired, AuthenticationFailed, FormatError, ...)."""
+        env = bytes(envelope)
+        cap = max(len(env) - lib.tg_envelope_overhead(), 1)
+        out = ffi.new("uint8_t[]", cap)
+        out_len = ffi.new("size_t *")
+        _check(lib.tg_keyring_decrypt(self._live(), out, cap, out_len,
+                                      _id(workspace, "workspace"),
+                                      _id(message_id, "message_id"), env, len(env)))
+        return ffi.buffer(out, out_len[0])[:]
+
+    def rotate(self, workspace):
+        """Makes a new primary key version; returns its number."""
+        out = ffi.new("uint32_t *")
+        _check(lib.tg_keyring_rotate(self._live(), out, _id(workspace, "workspace")))
+        return out[0]
+
+    def primary_version(self, workspace):
+        out = ffi.new("uint32_t *")
+        _check(lib.tg_keyring_primary_version(self._live(), out, _id(workspace, "workspace")))
+        return out[0]
+
+    def retire(self, workspace, version):
+        _check(lib.tg_keyring_retire(self._live(), _id(workspace, "workspace"), version))
+
+    def shred_subject(self, workspace, subject):
+        _check(lib.tg_keyring_shred_subject(self._live(), _id(workspace, "workspace"),
+                                            _id(subject, "subject")))
+
+    def shred_workspace(self, workspace):
+        _check(lib.tg_keyring_shred_workspace(self._live(), _id(workspace, "workspace")))

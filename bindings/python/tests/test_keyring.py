@@ -1,0 +1,119 @@
+"""The Python layer over the keyring: round trips, isolation, rotation,
+shredding, and bad input reaching the library as clear exceptions."""
+import os
+import stat
+
+import pytest
+
+import tenantguard as tg
+
+KEY = bytes(range(32))
+
+
+@pytest.fixture
+def ctx():
+    with tg.Store.memory() as store, tg.Context(store, master_key=KEY) as c:
+        yield c
+
+
+def test_version_matches_header_format():
+    parts = tg.version().split(".")
+    assert len(parts) == 3 and all(p.isdigit() for p in parts)
+
+
+def test_round_trip_and_sizes(ctx):
+    for size in (0, 1, 1024, 1 << 20):
+        data = os.urandom(size)
+        env = ctx.encrypt("acme", "alice", f"m{size}", data)
+        assert len(env) == size + 72
+        assert ctx.decrypt("acme", f"m{size}", env) == data
+
+
+def test_cross_workspace_refused(ctx):
+    env = ctx.encrypt("acme", "alice", "m1", b"secret")
+    ctx.encrypt("globex", "carol", "m2", b"other")
+    with pytest.raises(tg.WrongWorkspace) as info:
+        ctx.decrypt("globex", "m1", env)
+    assert info.value.code == -9 and "workspace" in str(info.value)
+
+
+def test_tampering_and_truncation(ctx):
+    env = bytearray(ctx.encrypt("acme", "alice", "m1", b"hello world"))
+    env[-1] ^= 1
+    with pytest.raises(tg.AuthenticationFailed):
+        ctx.decrypt("acme", "m1", bytes(env))
+    with pytest.raises(tg.FormatError):
+        ctx.decrypt("acme", "m1", bytes(env[:40]))
+    with pytest.raises(tg.AuthenticationFailed):
+        ctx.decrypt("acme", "another-id", ctx.encrypt("acme", "alice", "m1", b"x"))
+
+
+def test_rotation_keeps_old_messages(ctx):
+    old = ctx.encrypt("acme", "alice", "m1", b"before")
+    assert ctx.primary_version("acme") == 1
+    assert ctx.rotate("acme") == 2
+    new = ctx.encrypt("acme", "alice", "m2", b"after")
+    assert ctx.decrypt("acme", "m1", old) == b"before"
+    assert ctx.decrypt("acme", "m2", new) == b"after"
+    ctx.retire("acme", 1)
+    with pytest.raises(tg.KeyRetired):
+        ctx.decrypt("acme", "m1", old)
+    with pytest.raises(tg.InvalidArgument):
+        ctx.retire("acme", 2)
+
+
+def test_shredding(ctx):
+    a = ctx.encrypt("acme", "alice", "m1", b"alice's")
+    b = ctx.encrypt("acme", "bob", "m2", b"bob's")
+    ctx.shred_subject("acme", "alice")
+    with pytest.raises(tg.Shredded):
+        ctx.decrypt("acme", "m1", a)
+    assert ctx.decrypt("acme", "m2", b) == b"bob's"
+    ctx.shred_workspace("acme")
+    with pytest.raises(tg.Shredded):
+        ctx.decrypt("acme", "m2", b)
+    with pytest.raises(tg.Shredded):
+        ctx.encrypt("acme", "bob", "m3", b"again")
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 256, b"\xff\xfe", "tab\there", "\ud800"])
+def test_bad_identifiers(ctx, bad):
+    with pytest.raises(tg.InvalidArgument):
+        ctx.encrypt(bad, "alice", "m1", b"x")
+    with pytest.raises(tg.InvalidArgument):
+        ctx.encrypt("acme", bad, "m1", b"x")
+    with pytest.raises(tg.InvalidArgument):
+        ctx.decrypt("acme", bad, b"\0" * 80)
+
+
+def test_wrong_types_and_closed_context(ctx):
+    with pytest.raises(TypeError):
+        ctx.encrypt(None, "alice", "m1", b"x")
+    ctx.close()
+    with pytest.raises(tg.InvalidArgument):
+        ctx.encrypt("acme", "alice", "m1", b"x")
+
+
+def test_sqlite_store_and_default_key_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("TENANTGUARD_MASTER_KEY", raising=False)
+    path = str(tmp_path / "tg.db")
+    with tg.Context(store_path=path) as c:
+        env = c.encrypt("acme", "alice", "m1", b"persisted")
+    mode = stat.S_IMODE(os.stat(path + ".key").st_mode)
+    assert mode == 0o600
+    with tg.Context(store_path=path) as c:
+        assert c.decrypt("acme", "m1", env) == b"persisted"
+
+
+def test_world_readable_key_file_refused(tmp_path):
+    key_path = tmp_path / "master.key"
+    key_path.write_bytes(KEY)
+    os.chmod(key_path, 0o644)
+    with pytest.raises(tg.PermissionError_):
+        tg.Context(store_path=str(tmp_path / "tg.db"), master_key_path=str(key_path))
+
+
+def test_bad_master_key_length():
+    with tg.Store.memory() as store:
+        with pytest.raises(tg.InvalidArgument):
+            tg.Context(store, master_key=b"short")
