@@ -151,14 +151,14 @@ $(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(STATIC_LIB)
 check-fuzz-replay: $(FUZZ_NAMES:%=$(BUILD)/fuzz/replay_%)
 	@set -e; for n in $(FUZZ_NAMES); do $(BUILD)/fuzz/replay_$$n tests/fuzz/corpus/$$n; done
 
+FUZZ_BUILD := lib/.build-fuzzer-no-link-address-undefined
 fuzz: | deps-checked
-	@set -e; for n in $(FUZZ_NAMES); do \
-	    $(MAKE) --no-print-directory CC=clang SANITIZE=fuzzer,address,undefined \
-	        lib/.build-fuzzer-address-undefined/libtenantguard.a; \
+	@set -e; $(MAKE) --no-print-directory CC=clang SANITIZE=fuzzer-no-link,address,undefined \
+	    $(FUZZ_BUILD)/libtenantguard.a; \
+	for n in $(FUZZ_NAMES); do \
 	    mkdir -p lib/.fuzz/$$n; \
-	    clang $(TG_CFLAGS) -Isrc -Wno-missing-prototypes -fsanitize=fuzzer,address,undefined \
-	        tests/fuzz/fuzz_$$n.c lib/.build-fuzzer-address-undefined/libtenantguard.a \
-	        $(DEP_LIBS) -o lib/.fuzz/fuzz_$$n; \
+	    clang $(filter-out $(SAN_FLAGS),$(TEST_CFLAGS)) -fsanitize=fuzzer,address,undefined \
+	        tests/fuzz/fuzz_$$n.c $(FUZZ_BUILD)/libtenantguard.a $(DEP_LIBS) -o lib/.fuzz/fuzz_$$n; \
 	    lib/.fuzz/fuzz_$$n -max_total_time=$(FUZZ_TIME) lib/.fuzz/$$n tests/fuzz/corpus/$$n; \
 	done
 
