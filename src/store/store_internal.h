@@ -2,9 +2,24 @@
  * store_internal.h - how modules use a tg_store. Each call validates its
  * arguments, forwards to the implementation's ops and turns a misbehaving
  * host callback into TG_ECALLBACK. Errors carry a message.
+ *
+ * Transactions: tg__store_commit() ends the transaction whether it succeeds
+ * or fails (a failed commit has rolled back); never call tg__store_rollback()
+ * after it. After any other operation in a transaction fails, call
+ * tg__store_rollback(). While a thread has a transaction open on a built-in
+ * store, its NULL-txn writes (and, on the memory store, NULL-txn reads) on
+ * that store fail with TG_ESTORE instead of waiting for itself forever.
+ *
+ * Scan bounds: a bound of length 0 means no bound, like NULL, so the result
+ * of tg__store_prefix_end() can be passed as `hi` directly. Bounds are at
+ * most TG_STORE_KEY_MAX bytes. The row callback always gets a non-NULL
+ * value pointer, also for an empty value.
  */
 #ifndef TG_STORE_INTERNAL_H
 #define TG_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
 
 #include "../core/core.h"
 
@@ -13,7 +28,9 @@ int tg__store_commit(tg_store *s, tg_store_txn *txn);
 void tg__store_rollback(tg_store *s, tg_store_txn *txn);
 int tg__store_get(tg_store *s, tg_store_txn *txn, const uint8_t *key, size_t key_len,
                   tg_store_row_cb cb, void *cb_user);
-/* get into a caller buffer: TG_ERANGE if the value is longer than cap. */
+/* get into a caller buffer: TG_ERANGE if the value is longer than cap.
+ * *out_len (out_len may be NULL) receives the value's length, also on
+ * TG_ERANGE so the caller can size a buffer. buf may be NULL if cap is 0. */
 int tg__store_get_buf(tg_store *s, tg_store_txn *txn, const uint8_t *key, size_t key_len,
                       uint8_t *buf, size_t cap, size_t *out_len);
 int tg__store_put(tg_store *s, tg_store_txn *txn, const uint8_t *key, size_t key_len,
@@ -30,5 +47,58 @@ int tg__store_scan(tg_store *s, tg_store_txn *txn, const uint8_t *lo, size_t lo_
  * Writes to out (capacity >= len) and returns its length, or 0 when no such
  * key exists (prefix is all 0xFF: scan to the end). */
 size_t tg__store_prefix_end(const uint8_t *prefix, size_t len, uint8_t *out);
+
+/* ---- inside the store module ------------------------------------------ */
+
+/* Wraps a built-in implementation: like tg_store_open(), but errors from it
+ * pass through untouched because it sets its own detailed messages. On
+ * failure ops->close is called. */
+int tg__store_open_builtin(tg_store **out, const tg_store_ops *ops);
+
+/* The ops a handle was opened with, so a built-in can find its own state. */
+const tg_store_ops *tg__store_ops(const tg_store *s);
+
+/* Fill *ops with a new instance of a built-in implementation (ops->user owns
+ * it; ops->close frees it). */
+int tg__memory_store_ops(tg_store_ops *ops);
+int tg__sqlite_store_ops(tg_store_ops *ops, const char *path);
+
+/*
+ * The single-writer gate the built-in stores share: at most one write
+ * transaction per handle, and a way to run a NULL-txn operation while none
+ * is open. `who` names the store in error messages.
+ */
+typedef struct tg__gate {
+    pthread_mutex_t mu; /* recursive: a row callback may call the store again */
+    pthread_cond_t idle;
+    bool busy;          /* a transaction is open */
+    pthread_t owner;    /* the thread that opened it */
+    const char *who;
+} tg__gate;
+
+int tg__gate_init(tg__gate *g, const char *who);
+void tg__gate_destroy(tg__gate *g);
+/* Waits until no transaction is open, then marks one open for this thread.
+ * TG_ESTORE if this thread already has one open. */
+int tg__gate_begin(tg__gate *g);
+void tg__gate_end(tg__gate *g);
+/* Waits until no transaction is open and returns holding the gate's mutex,
+ * so none can begin until tg__gate_unlock(). Nests on one thread. TG_ESTORE
+ * if this thread has a transaction open. */
+int tg__gate_lock(tg__gate *g);
+void tg__gate_unlock(tg__gate *g);
+
+/* ---- fault injection (tests and the conformance suite) ----------------- */
+
+/*
+ * A proxy over `inner` (borrowed: close it after the proxy) whose fail_at-th
+ * operation (1-based, counting begin, commit, get, put, insert, del and scan;
+ * rollback never fails; 0 never fails) returns TG_ESTORE with the message
+ * "store: injected fault at operation N" without calling inner. An injected
+ * commit failure rolls the inner transaction back, as a failed commit must.
+ */
+int tg__store_open_faulty(tg_store **out, tg_store *inner, long fail_at);
+/* Operations counted so far by a store from tg__store_open_faulty(). */
+long tg__store_faulty_count(tg_store *s);
 
 #endif
