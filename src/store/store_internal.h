@@ -98,7 +98,8 @@ void tg__gate_unlock(tg__gate *g);
  * commit failure rolls the inner transaction back, as a failed commit must.
  */
 int tg__store_open_faulty(tg_store **out, tg_store *inner, long fail_at);
-/* Operations counted so far by a store from tg__store_open_faulty(). */
+/* Operations counted so far by a store from tg__store_open_faulty(); -1
+ * for any other store. */
 long tg__store_faulty_count(tg_store *s);
 
 #endif
