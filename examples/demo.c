@@ -5,7 +5,7 @@
  *
  * Build and run: make demo (links libtenantguard.a statically).
  */
-#define _GNU_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, unsetenv */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,4 @@
 /* bench.c - timing, medians and JSON output for `make bench`. */
-#define _GNU_SOURCE
 #include "bench.h"
 
 #include <stdio.h>

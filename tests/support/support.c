@@ -1,7 +1,4 @@
 /* support.c - helpers shared by the C unit tests. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
 #include "support.h"
 
 #include <ftw.h>
