@@ -140,7 +140,8 @@ static size_t put_key(uint8_t *k, uint8_t kind, const uint8_t *suffix, size_t n)
     k[1] = kind;
     k[2] = (uint8_t)l;
     memcpy(k + 3, WS, l);
-    memcpy(k + 3 + l, suffix, n);
+    if (n)
+        memcpy(k + 3 + l, suffix, n);
     return 3 + l + n;
 }
 
