@@ -72,6 +72,7 @@ typedef struct tg__gate {
     pthread_mutex_t mu; /* recursive: a row callback may call the store again */
     pthread_cond_t idle;
     bool busy;          /* a transaction is open */
+    int waiters;        /* threads waiting for it to end */
     pthread_t owner;    /* the thread that opened it */
     const char *who;
 } tg__gate;

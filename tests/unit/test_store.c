@@ -24,6 +24,23 @@
 
 static const char *errmsg(void) { return tg_ctx_errmsg(NULL); }
 
+/* ---- temporary files ----------------------------------------------------------- */
+
+static char *temp_path(const char *name)
+{
+    static char path[4200];
+    snprintf(path, sizeof path, "%s/%s", tgt_tmpdir(), name);
+    return path;
+}
+
+static void remove_temp(const char *path)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", path);
+    *strrchr(dir, '/') = '\0';
+    tgt_rmtree(dir);
+}
+
 /* ---- conformance reports ------------------------------------------------------ */
 
 typedef struct report {
@@ -552,6 +569,92 @@ static void test_memory_scan_survives_changes(void **state)
     tg_store_close(s);
 }
 
+/* Several threads: writers in transactions and readers outside them. A
+ * lost wake-up in the single-writer gate would hang here; a reader seeing
+ * half a transaction would find a pair of keys that disagree. */
+#define MIXERS 4
+
+typedef struct mixer {
+    tg_store *s;
+    uint8_t id;
+    int rounds;
+    int bad; /* the first unexpected result, or a torn pair (1) */
+} mixer;
+
+typedef struct pairs {
+    uint32_t last[MIXERS];
+    bool torn;
+} pairs;
+
+/* Rows come as (id, 'a'), (id, 'b'): both must hold the same round. */
+static int check_pair(void *user, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
+{
+    pairs *p = user;
+    if (kl != 3 || vl != 4 || k[1] >= MIXERS)
+        return p->torn = true;
+    uint32_t round = tg__get_u32(v);
+    if (k[2] == 'a')
+        p->last[k[1]] = round;
+    else if (round != p->last[k[1]])
+        p->torn = true;
+    return 0;
+}
+
+static int mix_write(mixer *m, uint32_t round)
+{
+    uint8_t ka[3] = { 'm', m->id, 'a' }, kb[3] = { 'm', m->id, 'b' }, v[4];
+    tg__put_u32(v, round);
+    tg_store_txn *t;
+    int rc = tg__store_begin(m->s, &t);
+    if (rc)
+        return rc;
+    if ((rc = tg__store_put(m->s, t, ka, 3, v, 4)) || (rc = tg__store_put(m->s, t, kb, 3, v, 4))) {
+        tg__store_rollback(m->s, t);
+        return rc;
+    }
+    return tg__store_commit(m->s, t);
+}
+
+static void *mix(void *p)
+{
+    mixer *m = p;
+    for (int i = 0; i < m->rounds && !m->bad; i++) {
+        pairs seen = { { 0 }, false };
+        int rc = i % 2 ? tg__store_scan(m->s, NULL, K("m"), K("n"), 0, check_pair, &seen)
+                       : mix_write(m, (uint32_t)i);
+        m->bad = rc ? rc : seen.torn;
+    }
+    return NULL;
+}
+
+static void run_mixers(tg_store *s, int rounds)
+{
+    mixer m[MIXERS];
+    pthread_t th[MIXERS];
+    for (int i = 0; i < MIXERS; i++) {
+        m[i] = (mixer){ s, (uint8_t)i, rounds, 0 };
+        assert_int_equal(pthread_create(&th[i], NULL, mix, &m[i]), 0);
+    }
+    for (int i = 0; i < MIXERS; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < MIXERS; i++)
+        assert_int_equal(m[i].bad, 0);
+}
+
+static void test_threads_mix_readers_and_writers(void **state)
+{
+    (void)state;
+    tg_store *s;
+    assert_int_equal(tg_store_open_memory(&s), TG_OK);
+    run_mixers(s, 20000);
+    tg_store_close(s);
+    char *path = temp_path("mix.db");
+    assert_int_equal(tg_store_open_sqlite(&s, path), TG_OK);
+    run_mixers(s, 200); /* each commit syncs the disk */
+    tg_store_close(s);
+    remove_temp(path);
+}
+
 /* ---- the fault proxy --------------------------------------------------------------- */
 
 static void test_faulty_store(void **state)
@@ -576,21 +679,6 @@ static void test_faulty_store(void **state)
 }
 
 /* ---- the SQLite store's files ------------------------------------------------------ */
-
-static char *temp_path(const char *name)
-{
-    static char path[4200];
-    snprintf(path, sizeof path, "%s/%s", tgt_tmpdir(), name);
-    return path;
-}
-
-static void remove_temp(const char *path)
-{
-    char dir[4200];
-    snprintf(dir, sizeof dir, "%s", path);
-    *strrchr(dir, '/') = '\0';
-    tgt_rmtree(dir);
-}
 
 static void assert_stored(tg_store *s, const char *key, const char *want)
 {
@@ -828,6 +916,7 @@ int main(void)
         cmocka_unit_test(test_host_contract_breaches),
         cmocka_unit_test(test_memory_same_thread_does_not_deadlock),
         cmocka_unit_test(test_memory_scan_survives_changes),
+        cmocka_unit_test(test_threads_mix_readers_and_writers),
         cmocka_unit_test(test_faulty_store),
         cmocka_unit_test(test_sqlite_reopen_keeps_data),
         cmocka_unit_test(test_sqlite_acknowledged_write_survives_crash),
