@@ -56,7 +56,8 @@ typedef int (*tg_store_row_cb)(void *cb_user, const uint8_t *key, size_t key_len
  * implementation may block in begin() while another transaction is open.
  * After any operation inside a transaction fails, the library calls
  * rollback(); after rollback() or a failed commit(), the store must hold
- * exactly what it held before begin().
+ * exactly what it held before begin(). commit() ends the transaction
+ * whether it succeeds or fails: rollback() is never called after it.
  *
  * The implementation must be safe to call from several threads at once; a
  * given transaction is used by one thread at a time.
