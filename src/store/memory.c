@@ -74,15 +74,9 @@ static const uint8_t *node_key(const node *n)
     return (const uint8_t *)(n->next + n->level);
 }
 
-static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    return c ? c : (alen > blen) - (alen < blen);
-}
-
 static int node_cmp(const node *n, const uint8_t *key, size_t key_len)
 {
-    return key_cmp(node_key(n), n->key_len, key, key_len);
+    return tg__key_cmp(node_key(n), n->key_len, key, key_len);
 }
 
 /* Fills pred[i] with the last node at level i whose key is < key (key NULL:
@@ -307,11 +301,9 @@ static void leave(memstore *ms, tg_store_txn *txn)
         tg__gate_unlock(&ms->gate);
 }
 
-static const uint8_t empty_value[1];
-
 static int emit(const node *n, tg_store_row_cb cb, void *cb_user)
 {
-    return cb(cb_user, node_key(n), n->key_len, n->value ? n->value : empty_value, n->value_len);
+    return cb(cb_user, node_key(n), n->key_len, n->value ? n->value : tg__store_empty, n->value_len);
 }
 
 static int do_get(memstore *ms, const uint8_t *key, size_t key_len, tg_store_row_cb cb,

@@ -85,8 +85,6 @@ static uint8_t TOP[TG_STORE_KEY_MAX + 1];
 static pthread_once_t top_once = PTHREAD_ONCE_INIT;
 static void fill_top(void) { memset(TOP, 0xFF, sizeof TOP); }
 
-static const uint8_t empty_value[1];
-
 /* ---- errors ------------------------------------------------------------------ */
 
 static int db_error(sqlite3 *db, int sqlite_rc, const char *op)
@@ -320,7 +318,7 @@ static int emit_row(sqlite3_stmt *s, tg_store_row_cb cb, void *cb_user)
     size_t key_len = (size_t)sqlite3_column_bytes(s, 0);
     const uint8_t *value = sqlite3_column_blob(s, 1);
     size_t value_len = (size_t)sqlite3_column_bytes(s, 1);
-    return cb(cb_user, key, key_len, value ? value : empty_value, value_len);
+    return cb(cb_user, key, key_len, value ? value : tg__store_empty, value_len);
 }
 
 /* Steps a query, handing each row to cb until it is done or cb says stop
@@ -370,7 +368,7 @@ static int sq_scan(void *user, tg_store_txn *txn, const uint8_t *lo, size_t lo_l
     if (rc)
         return rc;
     if ((rc = get_stmt(c, which, &s)) == TG_OK) {
-        bind_blob(s, 1, lo, lo ? lo_len : 0);
+        bind_blob(s, 1, lo, lo_len);
         if (hi)
             bind_blob(s, 2, hi, hi_len);
         else

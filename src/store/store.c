@@ -18,9 +18,7 @@ struct tg_store {
     bool host; /* implemented by the host, not built in */
 };
 
-/* Handed on instead of NULL for an empty value, so implementations and
- * callbacks may pass the pointer to memcpy and friends. */
-static const uint8_t empty_value[1];
+const uint8_t tg__store_empty[1];
 
 size_t tg_store_key_max(void) { return TG_STORE_KEY_MAX; }
 size_t tg_store_value_max(void) { return TG_STORE_VALUE_MAX; }
@@ -152,12 +150,6 @@ typedef struct row_check {
     int result;             /* non-zero: the stop or abort already returned */
 } row_check;
 
-static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-    int c = memcmp(a, b, alen < blen ? alen : blen);
-    return c ? c : (alen > blen) - (alen < blen);
-}
-
 static const char *row_problem(const row_check *rc, const uint8_t *key, size_t key_len,
                                const uint8_t *value, size_t value_len)
 {
@@ -166,13 +158,13 @@ static const char *row_problem(const row_check *rc, const uint8_t *key, size_t k
     if ((!value && value_len) || value_len > TG_STORE_VALUE_MAX)
         return "an invalid value";
     if (rc->exact)
-        return key_cmp(key, key_len, rc->lo, rc->lo_len) ? "a key it was not asked for"
+        return tg__key_cmp(key, key_len, rc->lo, rc->lo_len) ? "a key it was not asked for"
                : rc->prev_len ? "more than one row" : NULL;
-    if ((rc->lo && key_cmp(key, key_len, rc->lo, rc->lo_len) < 0) ||
-        (rc->hi && key_cmp(key, key_len, rc->hi, rc->hi_len) >= 0))
+    if ((rc->lo && tg__key_cmp(key, key_len, rc->lo, rc->lo_len) < 0) ||
+        (rc->hi && tg__key_cmp(key, key_len, rc->hi, rc->hi_len) >= 0))
         return "a key outside the scan bounds";
     if (rc->prev_len) {
-        int c = key_cmp(key, key_len, rc->prev, rc->prev_len);
+        int c = tg__key_cmp(key, key_len, rc->prev, rc->prev_len);
         if (rc->reverse ? c >= 0 : c <= 0)
             return "keys out of order";
     }
@@ -191,7 +183,7 @@ static int checked_row(void *user, const uint8_t *key, size_t key_len, const uin
                                       rc->op, problem);
     memcpy(rc->prev, key, key_len);
     rc->prev_len = key_len;
-    return rc->result = rc->cb(rc->cb_user, key, key_len, value ? value : empty_value, value_len);
+    return rc->result = rc->cb(rc->cb_user, key, key_len, value ? value : tg__store_empty, value_len);
 }
 
 /* The result of a checked get or scan given the host's own result. */
@@ -332,7 +324,7 @@ int tg__store_get_buf(tg_store *s, tg_store_txn *txn, const uint8_t *key, size_t
 {
     if (!buf && cap)
         return tg__error(TG_EINVAL, "store: get: buffer is NULL but its capacity is %zu", cap);
-    buf_dest d = { buf ? buf : (uint8_t *)empty_value, cap, 0 };
+    buf_dest d = { buf ? buf : (uint8_t *)tg__store_empty, cap, 0 };
     int rc = tg__store_get(s, txn, key, key_len, copy_value, &d);
     if (out_len)
         *out_len = d.len;
@@ -345,7 +337,7 @@ int tg__store_put(tg_store *s, tg_store_txn *txn, const uint8_t *key, size_t key
     int rc = check_write(s, "put", key, key_len, value, value_len);
     if (rc)
         return rc;
-    rc = s->ops.put(s->ops.user, txn, key, key_len, value ? value : empty_value, value_len);
+    rc = s->ops.put(s->ops.user, txn, key, key_len, value ? value : tg__store_empty, value_len);
     return host_result(s, "put", rc);
 }
 
@@ -355,7 +347,7 @@ int tg__store_insert(tg_store *s, tg_store_txn *txn, const uint8_t *key, size_t 
     int rc = check_write(s, "insert", key, key_len, value, value_len);
     if (rc)
         return rc;
-    rc = s->ops.insert(s->ops.user, txn, key, key_len, value ? value : empty_value, value_len);
+    rc = s->ops.insert(s->ops.user, txn, key, key_len, value ? value : tg__store_empty, value_len);
     return host_result(s, "insert", rc);
 }
 

@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "../core/core.h"
 
@@ -41,6 +42,18 @@ int tg__store_del(tg_store *s, tg_store_txn *txn, const uint8_t *key, size_t key
 int tg__store_scan(tg_store *s, tg_store_txn *txn, const uint8_t *lo, size_t lo_len,
                    const uint8_t *hi, size_t hi_len, unsigned flags,
                    tg_store_row_cb cb, void *cb_user);
+
+/* Compares keys in store order: unsigned bytes, a key before its own
+ * extensions (memcmp, then length). */
+static inline int tg__key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    return c ? c : (alen > blen) - (alen < blen);
+}
+
+/* A non-NULL pointer for an empty value, so implementations and row
+ * callbacks may hand it to memcpy and friends. */
+extern const uint8_t tg__store_empty[1];
 
 /* The smallest key greater than every key starting with prefix[0..len):
  * the prefix with trailing 0xFF bytes dropped and its last byte incremented.
