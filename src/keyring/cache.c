@@ -16,7 +16,7 @@
 typedef struct entry {
     tg__cache_key key;
     uint8_t meta[TG__CACHE_META_BYTES];
-    int64_t stored; /* context time when stored */
+    int64_t stored; /* context time its content was read from the store */
     uint32_t chain; /* next entry in the same bucket */
     uint32_t newer, older; /* LRU list; also the free list (older) */
     uint32_t bucket;
@@ -218,7 +218,7 @@ static bool fresh(const tg__cache *c, const entry *e, int64_t now)
 }
 
 bool tg__cache_get(tg__cache *c, const tg__cache_key *k, int64_t now, uint8_t *secret,
-                   uint8_t *meta)
+                   uint8_t *meta, int64_t *stored)
 {
     uint64_t h = key_hash(k);
     shard *s = shard_of(c, h);
@@ -238,6 +238,8 @@ bool tg__cache_get(tg__cache *c, const tg__cache_key *k, int64_t now, uint8_t *s
                        TG__CACHE_SECRET_BYTES);
             if (meta)
                 memcpy(meta, s->entries[i].meta, TG__CACHE_META_BYTES);
+            if (stored)
+                *stored = s->entries[i].stored;
             hit = true;
         }
     }
@@ -250,7 +252,7 @@ uint64_t tg__cache_epoch(tg__cache *c)
     return atomic_load(&c->epoch);
 }
 
-void tg__cache_put(tg__cache *c, const tg__cache_key *k, int64_t now, uint64_t epoch,
+void tg__cache_put(tg__cache *c, const tg__cache_key *k, int64_t stored, uint64_t epoch,
                    const uint8_t *secret, const uint8_t *meta)
 {
     uint64_t h = key_hash(k);
@@ -274,7 +276,7 @@ void tg__cache_put(tg__cache *c, const tg__cache_key *k, int64_t now, uint64_t e
         s->count++;
     }
     entry *e = &s->entries[i];
-    e->stored = now;
+    e->stored = stored;
     if (meta)
         memcpy(e->meta, meta, TG__CACHE_META_BYTES);
     else

@@ -107,6 +107,35 @@ static bool overlap(const void *a, size_t a_len, const void *b, size_t b_len)
 
 /* ---- encrypt / decrypt ---- */
 
+/* Encrypt without a cached key for the subject: the workspace (created on
+ * first use) and the subject's key from the store. */
+static int encrypt_slow(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const char *subject,
+                        size_t subject_len, const uint8_t subject_digest[TG__CACHE_DIGEST_BYTES],
+                        int64_t now, uint8_t keyid[TG__KR_ID_BYTES], uint32_t *version,
+                        uint8_t fp[TG__ENV_FP_BYTES], uint8_t mk[TG_KEY_BYTES])
+{
+    tg__ws_meta wm;
+    int64_t loaded;
+    for (int attempt = 0;; attempt++) {
+        int rc = tg__ws_meta_get(ctx, kr, ws, now, true, attempt > 0, &wm, NULL, &loaded);
+        if (rc)
+            return rc;
+        if (wm.state != TG__WS_ACTIVE)
+            return tg__error(TG_ESHREDDED, "keyring: workspace '%s' was crypto-shredded", ws->id);
+        rc = tg__encrypt_key(ctx, kr, ws, subject, subject_len, subject_digest, &wm, loaded,
+                             keyid, mk);
+        if (rc == TG_OK) {
+            *version = wm.primary;
+            memcpy(fp, wm.fp, TG__ENV_FP_BYTES);
+            return TG_OK;
+        }
+        /* Our idea of the primary is stale (another instance rotated and
+         * retired it): read the workspace again, once. */
+        if ((rc != TG_ERETIRED && rc != TG_EKEYVERSION) || attempt > 0)
+            return rc;
+    }
+}
+
 int tg_keyring_encrypt(tg_ctx *ctx, uint8_t *out, size_t out_cap, size_t *out_len,
                        const char *workspace_id, const char *subject_id,
                        const char *message_id, const uint8_t *plain, size_t plain_len)
@@ -138,38 +167,62 @@ int tg_keyring_encrypt(tg_ctx *ctx, uint8_t *out, size_t out_cap, size_t *out_le
         return tg__error(TG_EINVAL, "keyring: encrypt: out and plain overlap");
 
     uint8_t subject_digest[TG__CACHE_DIGEST_BYTES], meta[TG__CACHE_META_BYTES];
-    uint8_t mk[TG_KEY_BYTES], keyid[TG__KR_ID_BYTES], nonce[TG__ENV_NONCE_BYTES];
-    tg__ws_meta wm;
+    uint8_t mk[TG_KEY_BYTES], keyid[TG__KR_ID_BYTES], fp[TG__ENV_FP_BYTES];
+    uint8_t nonce[TG__ENV_NONCE_BYTES];
+    uint32_t version = 0;
     tg__cache_key ck;
+    int64_t now = tg__ctx_now(ctx);
     tg__cache_digest(kr->cache, subject_digest, subject_id, subject_len);
     tg__cache_key_make(&ck, TG__CK_SUBJECT, ws.digest, subject_digest, 0);
-    for (int attempt = 0;; attempt++) {
-        if ((rc = tg__ws_meta_get(ctx, kr, &ws, true, attempt > 0, &wm, NULL)))
-            return rc;
-        if (wm.state != TG__WS_ACTIVE)
-            return tg__error(TG_ESHREDDED, "keyring: workspace '%s' was crypto-shredded", ws.id);
-        if (tg__cache_get(kr->cache, &ck, tg__ctx_now(ctx), mk, meta)) {
-            if (tg__get_u32(meta + TG__KR_ID_BYTES) == wm.primary) {
-                memcpy(keyid, meta, TG__KR_ID_BYTES);
-                break;
-            }
-            sodium_memzero(mk, sizeof mk); /* cached under an older primary */
-        }
-        rc = tg__encrypt_key(ctx, kr, &ws, subject_id, subject_len, subject_digest, wm.primary,
-                             keyid, mk);
-        if (rc == TG_OK)
-            break;
-        /* Our idea of the primary is stale (another instance rotated and
-         * retired it): read the workspace again, once. */
-        if ((rc != TG_ERETIRED && rc != TG_EKEYVERSION) || attempt > 0)
-            return rc;
+    /* Hot path: one probe gives key id, primary version, fingerprint and
+     * message key. The entry is no older than the workspace metadata it was
+     * made from, and this context purges it on rotate, retire and shred. */
+    if (tg__cache_get(kr->cache, &ck, now, mk, meta, NULL)) {
+        memcpy(keyid, meta + TG__E_META_KEYID, TG__KR_ID_BYTES);
+        version = tg__get_u32(meta + TG__E_META_VERSION);
+        memcpy(fp, meta + TG__E_META_FP, TG__ENV_FP_BYTES);
+    } else if ((rc = encrypt_slow(ctx, kr, &ws, subject_id, subject_len, subject_digest, now,
+                                  keyid, &version, fp, mk))) {
+        return rc;
     }
     tg__random_nonce(nonce, sizeof nonce);
-    tg__env_seal(out, mk, wm.fp, wm.primary, keyid, nonce, ws.id, ws.len, message_id, msg_len,
-                 plain, plain_len);
+    tg__env_seal(out, mk, fp, version, keyid, nonce, ws.id, ws.len, message_id, msg_len, plain,
+                 plain_len);
     sodium_memzero(mk, sizeof mk);
     *out_len = plain_len + TG_ENVELOPE_OVERHEAD;
     return TG_OK;
+}
+
+/* Decrypt without a cached message key: the checks in the documented
+ * order, then the keys from the store. */
+static int decrypt_slow(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const tg__env_header *h,
+                        int64_t now, uint8_t mk[TG_KEY_BYTES])
+{
+    uint8_t meta[TG__CACHE_META_BYTES];
+    tg__ws_meta wm;
+    tg__cache_key ck;
+    int64_t loaded = now;
+    int rc;
+    tg__cache_key_make(&ck, TG__CK_WORKSPACE, ws->digest, NULL, 0);
+    bool cached = tg__cache_get(kr->cache, &ck, now, NULL, meta, &loaded);
+    if (cached)
+        tg__ws_meta_unpack(&wm, meta);
+    else
+        tg__env_fingerprint(wm.fp, ws->id, ws->len);
+    /* The fingerprint is public: no need for a constant-time comparison. */
+    if (memcmp(wm.fp, h->fp, TG__ENV_FP_BYTES) != 0)
+        return tg__error(TG_EWORKSPACE, "keyring: envelope was written for another workspace");
+    if (!cached) {
+        rc = tg__ws_meta_get(ctx, kr, ws, now, false, true, &wm, NULL, &loaded);
+        if (rc == TG_ENOTFOUND)
+            return tg__error(TG_EKEYVERSION, "keyring: workspace '%s' has no keys, so no key "
+                                             "version %u", ws->id, h->version);
+        if (rc)
+            return rc;
+    }
+    if (wm.state != TG__WS_ACTIVE)
+        return tg__error(TG_ESHREDDED, "keyring: workspace '%s' was crypto-shredded", ws->id);
+    return tg__decrypt_key(ctx, kr, ws, &wm, loaded, h->keyid, h->version, mk);
 }
 
 int tg_keyring_decrypt(tg_ctx *ctx, uint8_t *out, size_t out_cap, size_t *out_len,
@@ -200,33 +253,20 @@ int tg_keyring_decrypt(tg_ctx *ctx, uint8_t *out, size_t out_cap, size_t *out_le
         return tg__error(TG_EINVAL, "keyring: decrypt: out and envelope overlap");
 
     uint8_t meta[TG__CACHE_META_BYTES], mk[TG_KEY_BYTES];
-    tg__ws_meta wm;
     tg__cache_key ck;
     int64_t now = tg__ctx_now(ctx);
-    tg__cache_key_make(&ck, TG__CK_WORKSPACE, ws.digest, NULL, 0);
-    bool cached = tg__cache_get(kr->cache, &ck, now, NULL, meta);
-    if (cached)
-        tg__ws_meta_unpack(&wm, meta);
-    else
-        tg__env_fingerprint(wm.fp, ws.id, ws.len);
-    /* The fingerprint is public: no need for a constant-time comparison. */
-    if (memcmp(wm.fp, h.fp, TG__ENV_FP_BYTES) != 0)
-        return tg__error(TG_EWORKSPACE, "keyring: envelope was written for another workspace");
-    if (!cached) {
-        rc = tg__ws_meta_get(ctx, kr, &ws, false, true, &wm, NULL);
-        if (rc == TG_ENOTFOUND)
-            return tg__error(TG_EKEYVERSION, "keyring: workspace '%s' has no keys, so no key "
-                                             "version %u", ws.id, h.version);
-        if (rc)
-            return rc;
-    }
-    if (wm.state != TG__WS_ACTIVE)
-        return tg__error(TG_ESHREDDED, "keyring: workspace '%s' was crypto-shredded", ws.id);
-
+    /* Hot path: one probe by (workspace, key id, version). A hit means the
+     * workspace, the version and the subject key were live when cached, so
+     * the only checks left are the fingerprint and the AEAD. */
     tg__cache_key_make(&ck, TG__CK_MESSAGE, ws.digest, h.keyid, h.version);
-    if (!tg__cache_get(kr->cache, &ck, now, mk, NULL) &&
-        (rc = tg__decrypt_key(ctx, kr, &ws, h.keyid, h.version, mk)))
+    if (tg__cache_get(kr->cache, &ck, now, mk, meta, NULL)) {
+        if (memcmp(meta + TG__M_META_FP, h.fp, TG__ENV_FP_BYTES) != 0) {
+            sodium_memzero(mk, sizeof mk);
+            return tg__error(TG_EWORKSPACE, "keyring: envelope was written for another workspace");
+        }
+    } else if ((rc = decrypt_slow(ctx, kr, &ws, &h, now, mk))) {
         return rc;
+    }
     rc = tg__env_open(out, mk, envelope, envelope_len, ws.id, ws.len, message_id, msg_len);
     sodium_memzero(mk, sizeof mk);
     if (rc == TG_OK)
@@ -263,7 +303,7 @@ int tg_keyring_primary_version(tg_ctx *ctx, uint32_t *out_version, const char *w
     *out_version = 0;
     tg_keyring *kr = tg__ctx_keyring(ctx);
     if ((rc = ws_init(kr, &ws, workspace_id)) ||
-        (rc = tg__ws_meta_get(ctx, kr, &ws, false, false, &wm, NULL)))
+        (rc = tg__ws_meta_get(ctx, kr, &ws, tg__ctx_now(ctx), false, false, &wm, NULL, NULL)))
         return rc;
     if (wm.state != TG__WS_ACTIVE)
         return tg__error(TG_ESHREDDED, "keyring: workspace '%s' was crypto-shredded", ws.id);

@@ -59,9 +59,12 @@ int tg__ws_rec_read(tg_keyring *kr, tg_store_txn *txn, const tg__ws *ws, tg__ws_
 /* A workspace's metadata, and its index key if `index_key` is not NULL,
  * from the cache or the store (then cached). With `create`, an absent
  * workspace gets its keys (version 1); without, it is TG_ENOTFOUND with a
- * message. `fresh` skips the cache lookup. */
-int tg__ws_meta_get(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, bool create, bool fresh,
-                    tg__ws_meta *meta, uint8_t *index_key);
+ * message. `fresh` skips the cache lookup. `now` is the context's time,
+ * read by the caller before any store access. *loaded_at (if not NULL)
+ * receives the time the metadata was read from the store: entries derived
+ * from it must not be cached as fresher than that. */
+int tg__ws_meta_get(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, int64_t now, bool create,
+                    bool fresh, tg__ws_meta *meta, uint8_t *index_key, int64_t *loaded_at);
 
 /* Creates a workspace's records (version 1) in one transaction. TG_EEXISTS
  * if another writer created it first. On success fills meta/index key. */
@@ -74,16 +77,26 @@ int tg__ws_create(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, tg__ws_meta *me
 int tg__ws_key_get(tg_ctx *ctx, tg_keyring *kr, tg_store_txn *txn, const tg__ws *ws,
                    uint32_t version, uint8_t key[TG_KEY_BYTES]);
 
-/* The message key for a subject under the primary version, creating the
- * subject's key if it has none; fills keyid and caches it. */
+/* Cache metadata of the encrypt (TG__CK_SUBJECT) and decrypt
+ * (TG__CK_MESSAGE) entries. */
+#define TG__E_META_KEYID 0
+#define TG__E_META_VERSION 16
+#define TG__E_META_FP 20
+#define TG__M_META_FP 0
+
+/* The message key for a subject under the primary version of `wm` (read
+ * from the store at w_loaded), creating the subject's key if it has none;
+ * fills keyid and caches the encrypt and decrypt entries. */
 int tg__encrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const char *subject,
                     size_t subject_len, const uint8_t subject_digest[TG__CACHE_DIGEST_BYTES],
-                    uint32_t primary, uint8_t keyid[TG__KR_ID_BYTES], uint8_t mk[TG_KEY_BYTES]);
+                    const tg__ws_meta *wm, int64_t w_loaded, uint8_t keyid[TG__KR_ID_BYTES],
+                    uint8_t mk[TG_KEY_BYTES]);
 
-/* The message key for (keyid, version) of an envelope; errors in the
- * decrypt order: TG_EKEYVERSION, TG_ERETIRED, TG_ENOTFOUND, TG_ESHREDDED. */
-int tg__decrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws,
-                    const uint8_t keyid[TG__KR_ID_BYTES], uint32_t version,
+/* The message key for (keyid, version) of an envelope of a workspace whose
+ * metadata was read at w_loaded; errors in the decrypt order:
+ * TG_EKEYVERSION, TG_ERETIRED, TG_ENOTFOUND, TG_ESHREDDED. */
+int tg__decrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const tg__ws_meta *wm,
+                    int64_t w_loaded, const uint8_t keyid[TG__KR_ID_BYTES], uint32_t version,
                     uint8_t mk[TG_KEY_BYTES]);
 
 /* ---- administration, each one transaction (admin.c) ---- */

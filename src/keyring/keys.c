@@ -134,16 +134,21 @@ out:
     return rc;
 }
 
-int tg__ws_meta_get(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, bool create, bool fresh,
-                    tg__ws_meta *meta, uint8_t *index_key)
+int tg__ws_meta_get(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, int64_t now, bool create,
+                    bool fresh, tg__ws_meta *meta, uint8_t *index_key, int64_t *loaded_at)
 {
     tg__cache_key ck;
     uint8_t packed[TG__CACHE_META_BYTES];
+    int64_t stored = now;
     tg__cache_key_make(&ck, TG__CK_WORKSPACE, ws->digest, NULL, 0);
-    if (!fresh && tg__cache_get(kr->cache, &ck, tg__ctx_now(ctx), index_key, packed)) {
+    if (!fresh && tg__cache_get(kr->cache, &ck, now, index_key, packed, &stored)) {
         tg__ws_meta_unpack(meta, packed);
+        if (loaded_at)
+            *loaded_at = stored;
         return TG_OK;
     }
+    if (loaded_at)
+        *loaded_at = now;
     for (int attempt = 0; attempt < 3; attempt++) {
         uint64_t epoch = tg__cache_epoch(kr->cache);
         uint8_t ik[TG_KEY_BYTES] = {0}, ad[TG__KR_AD_MAX];
@@ -165,7 +170,7 @@ int tg__ws_meta_get(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, bool create, 
         }
         if (rc == TG_OK) {
             tg__ws_meta_pack(packed, meta);
-            tg__cache_put(kr->cache, &ck, tg__ctx_now(ctx), epoch, ik, packed);
+            tg__cache_put(kr->cache, &ck, now, epoch, ik, packed);
             if (index_key)
                 memcpy(index_key, ik, TG_KEY_BYTES);
         }
@@ -201,8 +206,9 @@ int tg__ws_key_get(tg_ctx *ctx, tg_keyring *kr, tg_store_txn *txn, const tg__ws 
                    uint32_t version, uint8_t key[TG_KEY_BYTES])
 {
     tg__cache_key ck;
+    int64_t now = tg__ctx_now(ctx);
     tg__cache_key_make(&ck, TG__CK_VERSION, ws->digest, NULL, version);
-    if (!txn && tg__cache_get(kr->cache, &ck, tg__ctx_now(ctx), key, NULL))
+    if (!txn && tg__cache_get(kr->cache, &ck, now, key, NULL, NULL))
         return TG_OK;
     if (version == 0)
         return tg__error(TG_EKEYVERSION, "keyring: workspace '%s' has no key version 0", ws->id);
@@ -215,7 +221,7 @@ int tg__ws_key_get(tg_ctx *ctx, tg_keyring *kr, tg_store_txn *txn, const tg__ws 
                              rec.wrapped_len, key, "key version", ws);
     /* Inside a transaction the version might not survive a rollback. */
     if (!rc && !txn)
-        tg__cache_put(kr->cache, &ck, tg__ctx_now(ctx), epoch, key, NULL);
+        tg__cache_put(kr->cache, &ck, now, epoch, key, NULL);
     return rc;
 }
 
@@ -263,21 +269,25 @@ static int subject_key_unwrap(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws,
 }
 
 /* Caches the message key of (keyid, version) for decryption and, when
- * subject_digest is given, as that subject's current encryption key. */
-static void cache_message_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, uint64_t epoch,
-                              const uint8_t *subject_digest, const uint8_t keyid[TG__KR_ID_BYTES],
-                              uint32_t version, const uint8_t mk[TG_KEY_BYTES])
+ * subject_digest is given, as that subject's current encryption key.
+ * `stored` is when the oldest store data it depends on was read. */
+static void cache_message_key(tg_keyring *kr, const tg__ws *ws, const tg__ws_meta *wm,
+                              int64_t stored, uint64_t epoch, const uint8_t *subject_digest,
+                              const uint8_t keyid[TG__KR_ID_BYTES], uint32_t version,
+                              const uint8_t mk[TG_KEY_BYTES])
 {
     tg__cache_key ck;
-    int64_t now = tg__ctx_now(ctx);
+    uint8_t meta[TG__CACHE_META_BYTES] = {0};
+    memcpy(meta + TG__M_META_FP, wm->fp, TG__ENV_FP_BYTES);
     tg__cache_key_make(&ck, TG__CK_MESSAGE, ws->digest, keyid, version);
-    tg__cache_put(kr->cache, &ck, now, epoch, mk, NULL);
+    tg__cache_put(kr->cache, &ck, stored, epoch, mk, meta);
     if (subject_digest) {
-        uint8_t meta[TG__CACHE_META_BYTES] = {0};
-        memcpy(meta, keyid, TG__KR_ID_BYTES);
-        tg__put_u32(meta + TG__KR_ID_BYTES, version);
+        memset(meta, 0, sizeof meta);
+        memcpy(meta + TG__E_META_KEYID, keyid, TG__KR_ID_BYTES);
+        tg__put_u32(meta + TG__E_META_VERSION, version);
+        memcpy(meta + TG__E_META_FP, wm->fp, TG__ENV_FP_BYTES);
         tg__cache_key_make(&ck, TG__CK_SUBJECT, ws->digest, subject_digest, 0);
-        tg__cache_put(kr->cache, &ck, now, epoch, mk, meta);
+        tg__cache_put(kr->cache, &ck, stored, epoch, mk, meta);
     }
 }
 
@@ -323,15 +333,18 @@ static int subject_create(tg_keyring *kr, const tg__ws *ws,
 
 int tg__encrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const char *subject,
                     size_t subject_len, const uint8_t subject_digest[TG__CACHE_DIGEST_BYTES],
-                    uint32_t primary, uint8_t keyid[TG__KR_ID_BYTES], uint8_t mk[TG_KEY_BYTES])
+                    const tg__ws_meta *wm, int64_t w_loaded, uint8_t keyid[TG__KR_ID_BYTES],
+                    uint8_t mk[TG_KEY_BYTES])
 {
     uint8_t ik[TG_KEY_BYTES], wk[TG_KEY_BYTES], sk[TG_KEY_BYTES];
     uint8_t tag[TG__KR_ID_BYTES], mkey[TG__KR_KEY_MAX];
     uint64_t epoch = tg__cache_epoch(kr->cache);
+    int64_t now = tg__ctx_now(ctx);
+    uint32_t primary = wm->primary;
     tg__ws_meta meta;
     tg__subj_rec rec;
 
-    int rc = tg__ws_meta_get(ctx, kr, ws, false, false, &meta, ik);
+    int rc = tg__ws_meta_get(ctx, kr, ws, now, false, false, &meta, ik, NULL);
     if (rc == TG_OK && meta.state != TG__WS_ACTIVE)
         rc = tg__error(TG_ESHREDDED, "keyring: workspace '%s' was crypto-shredded", ws->id);
     if (rc) {
@@ -372,19 +385,21 @@ int tg__encrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const char *s
     }
     if (rc == TG_OK) {
         tg__env_message_key(mk, wk, sk);
-        cache_message_key(ctx, kr, ws, epoch, subject_digest, keyid, primary, mk);
+        int64_t stored = now < w_loaded ? now : w_loaded;
+        cache_message_key(kr, ws, wm, stored, epoch, subject_digest, keyid, primary, mk);
     }
     sodium_memzero(wk, sizeof wk);
     sodium_memzero(sk, sizeof sk);
     return rc;
 }
 
-int tg__decrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws,
-                    const uint8_t keyid[TG__KR_ID_BYTES], uint32_t version,
+int tg__decrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const tg__ws_meta *wm,
+                    int64_t w_loaded, const uint8_t keyid[TG__KR_ID_BYTES], uint32_t version,
                     uint8_t mk[TG_KEY_BYTES])
 {
     uint8_t wk[TG_KEY_BYTES], sk[TG_KEY_BYTES];
     uint64_t epoch = tg__cache_epoch(kr->cache);
+    int64_t now = tg__ctx_now(ctx);
     tg__subj_rec rec;
 
     int rc = tg__ws_key_get(ctx, kr, NULL, ws, version, wk);
@@ -400,7 +415,8 @@ int tg__decrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws,
         rc = subject_key_unwrap(ctx, kr, ws, keyid, &rec, wk, version, sk);
     if (rc == TG_OK) {
         tg__env_message_key(mk, wk, sk);
-        cache_message_key(ctx, kr, ws, epoch, NULL, keyid, version, mk);
+        cache_message_key(kr, ws, wm, now < w_loaded ? now : w_loaded, epoch, NULL, keyid,
+                          version, mk);
     }
     sodium_memzero(wk, sizeof wk);
     sodium_memzero(sk, sizeof sk);
