@@ -95,14 +95,36 @@ typedef struct tg_store_ops {
     void (*close)(void *user);
 } tg_store_ops;
 
+/* Durability of a commit in the SQLite store (tg_sqlite_options.sync). */
+#define TG_SQLITE_SYNC_NORMAL 0 /* survives a crash of the process; an OS crash or
+                                   power loss may roll back the last commits */
+#define TG_SQLITE_SYNC_FULL 1   /* survives power loss too: one fsync per commit */
+
+#define TG_SQLITE_OPTIONS_VERSION 1
+
+/* Options of the built-in SQLite store. Initialise with
+ * tg_sqlite_options_init(), then change what you need. */
+typedef struct tg_sqlite_options {
+    uint32_t version;         /* TG_SQLITE_OPTIONS_VERSION */
+    uint32_t struct_size;     /* sizeof(tg_sqlite_options) */
+    uint32_t sync;            /* TG_SQLITE_SYNC_NORMAL (default) or _FULL */
+    uint32_t busy_timeout_ms; /* wait for another writer's lock; default 10000 */
+} tg_sqlite_options;
+
+/* Fills `opts` with the defaults and the version fields. Accepts NULL. */
+TG_API void tg_sqlite_options_init(tg_sqlite_options *opts);
+
 /*
  * Opens (creating if needed) the built-in SQLite store at `path`: one file
  * in WAL mode, schema version recorded for later migrations. Several
- * handles, in one process or several, may open the same file.
- * Errors: TG_EINVAL (NULL/empty path), TG_ESTORE (cannot open or not a
- * tenantguard store), TG_EVERSION (schema newer than this library), TG_ENOMEM.
+ * handles, in one process or several, may open the same file. `opts` may be
+ * NULL for the defaults (it is read during the call only).
+ * Errors: TG_EINVAL (NULL/empty path, unknown sync value), TG_EVERSION
+ * (options version or a schema newer than this library), TG_ESTORE (cannot
+ * open or not a tenantguard store), TG_ENOMEM.
  */
-TG_API int tg_store_open_sqlite(tg_store **out, const char *path);
+TG_API int tg_store_open_sqlite(tg_store **out, const char *path,
+                                const tg_sqlite_options *opts);
 
 /* Opens an empty in-memory store (for tests). Errors: TG_ENOMEM. */
 TG_API int tg_store_open_memory(tg_store **out);

@@ -96,7 +96,7 @@ int tg_ctx_open(tg_ctx **out, const tg_config *cfg)
     if (cfg->store) {
         ctx->store = cfg->store;
     } else {
-        rc = tg_store_open_sqlite(&ctx->store, cfg->store_path);
+        rc = tg_store_open_sqlite(&ctx->store, cfg->store_path, NULL);
         if (rc)
             goto fail;
         ctx->owns_store = true;

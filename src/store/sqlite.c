@@ -31,7 +31,6 @@ static const char WHO[] = "sqlite store";
 
 #define APPLICATION_ID 0x54475354 /* "TGST" */
 #define SCHEMA_VERSION 1
-#define BUSY_TIMEOUT_MS 10000
 
 static const char KV_SQL[] = "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID";
 
@@ -73,6 +72,7 @@ struct tg_store_txn {
 typedef struct sqlstore {
     tg__gate gate;
     char *path;
+    tg_sqlite_options opts;
     conn *writer;
     pthread_mutex_t pool_mu;
     conn *idle;    /* reader connections not in use */
@@ -111,21 +111,26 @@ static int exec(sqlite3 *db, const char *sql, const char *op)
     return rc == SQLITE_OK ? TG_OK : db_error(db, rc, op);
 }
 
-/* Settings of one connection. Durability: synchronous=FULL syncs the WAL at
- * every commit. NORMAL would be faster but can lose the last commits on a
- * power failure, and a commit the library acknowledged (an audit record, a
- * key version) must survive a crash. */
-static int configure(sqlite3 *db, const char *path, bool writer)
+/* Settings of one connection. Durability: in WAL mode, synchronous=NORMAL
+ * writes every commit to the WAL before returning, so it survives the
+ * process being killed, and syncs only at checkpoints; an OS crash or power
+ * loss may roll back the last commits (never corrupt the file). FULL syncs
+ * the WAL at every commit and survives power loss, at about a tenth of the
+ * commit rate on this project's reference machine (docs/PERFORMANCE.md). */
+static int configure(sqlite3 *db, const char *path, bool writer, const tg_sqlite_options *o)
 {
-    sqlite3_busy_timeout(db, BUSY_TIMEOUT_MS);
+    sqlite3_busy_timeout(db, o->busy_timeout_ms > INT32_MAX ? INT32_MAX : (int)o->busy_timeout_ms);
     /* Harden against a crafted file: no writes to the schema tables, no
      * functions with side effects run from the schema. */
     sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
     sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
-    return exec(db, writer ? "PRAGMA synchronous=FULL" : "PRAGMA query_only=1", path);
+    if (!writer)
+        return exec(db, "PRAGMA query_only=1", path);
+    return exec(db, o->sync == TG_SQLITE_SYNC_FULL ? "PRAGMA synchronous=FULL"
+                                                   : "PRAGMA synchronous=NORMAL", path);
 }
 
-static int open_conn(const char *path, bool writer, conn **out)
+static int open_conn(const char *path, bool writer, const tg_sqlite_options *o, conn **out)
 {
     conn *c = calloc(1, sizeof *c);
     if (!c)
@@ -142,7 +147,7 @@ static int open_conn(const char *path, bool writer, conn **out)
         close_conn(c);
         return code;
     }
-    if ((rc = configure(c->db, path, writer))) {
+    if ((rc = configure(c->db, path, writer, o))) {
         close_conn(c);
         return rc;
     }
@@ -204,7 +209,7 @@ static int take_reader(sqlstore *st, conn **out)
     }
     /* No idle reader: one more connection. The pool grows to the number of
      * threads reading at once and keeps them for reuse. */
-    return open_conn(st->path, false, out);
+    return open_conn(st->path, false, &st->opts, out);
 }
 
 static void give_reader(sqlstore *st, conn *c)
@@ -543,11 +548,11 @@ static void sq_close(void *user)
 
 static int open_writer(sqlstore *st)
 {
-    int rc = open_conn(st->path, true, &st->writer);
+    int rc = open_conn(st->path, true, &st->opts, &st->writer);
     return rc ? rc : prepare_schema(st->writer->db, st->path);
 }
 
-int tg__sqlite_store_ops(tg_store_ops *ops, const char *path)
+int tg__sqlite_store_ops(tg_store_ops *ops, const char *path, const tg_sqlite_options *opts)
 {
     pthread_once(&top_once, fill_top);
     sqlstore *st = calloc(1, sizeof *st);
@@ -555,6 +560,7 @@ int tg__sqlite_store_ops(tg_store_ops *ops, const char *path)
         free(st);
         return tg__error(TG_ENOMEM, "%s: out of memory", WHO);
     }
+    st->opts = *opts;
     int rc = tg__gate_init(&st->gate, WHO);
     if (rc) {
         free(st->path);

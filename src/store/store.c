@@ -91,15 +91,40 @@ int tg_store_open_memory(tg_store **out)
     return open_builtin_checked(out, tg__memory_store_ops(&ops), &ops);
 }
 
-int tg_store_open_sqlite(tg_store **out, const char *path)
+void tg_sqlite_options_init(tg_sqlite_options *opts)
+{
+    if (!opts)
+        return;
+    *opts = (tg_sqlite_options){
+        .version = TG_SQLITE_OPTIONS_VERSION, .struct_size = sizeof *opts,
+        .sync = TG_SQLITE_SYNC_NORMAL, .busy_timeout_ms = 10000,
+    };
+}
+
+int tg_store_open_sqlite(tg_store **out, const char *path, const tg_sqlite_options *opts)
 {
     if (!out)
         return tg__error(TG_EINVAL, "store: out is NULL");
     *out = NULL;
     if (!path || !path[0])
         return tg__error(TG_EINVAL, "sqlite store: path is NULL or empty");
+    tg_sqlite_options o;
+    tg_sqlite_options_init(&o);
+    if (opts) {
+        if (opts->version < 1 || opts->version > TG_SQLITE_OPTIONS_VERSION)
+            return tg__error(TG_EVERSION, "sqlite store: options version %u is not supported",
+                             opts->version);
+        if (opts->struct_size < sizeof o)
+            return tg__error(TG_EVERSION, "sqlite store: options struct_size %u is too small",
+                             opts->struct_size);
+        if (opts->sync != TG_SQLITE_SYNC_NORMAL && opts->sync != TG_SQLITE_SYNC_FULL)
+            return tg__error(TG_EINVAL, "sqlite store: sync must be TG_SQLITE_SYNC_NORMAL or "
+                                        "TG_SQLITE_SYNC_FULL, not %u", opts->sync);
+        o.sync = opts->sync;
+        o.busy_timeout_ms = opts->busy_timeout_ms;
+    }
     tg_store_ops ops;
-    return open_builtin_checked(out, tg__sqlite_store_ops(&ops, path), &ops);
+    return open_builtin_checked(out, tg__sqlite_store_ops(&ops, path, &o), &ops);
 }
 
 void tg_store_close(tg_store *s)

@@ -74,7 +74,7 @@ const tg_store_ops *tg__store_ops(const tg_store *s);
 /* Fill *ops with a new instance of a built-in implementation (ops->user owns
  * it; ops->close frees it). */
 int tg__memory_store_ops(tg_store_ops *ops);
-int tg__sqlite_store_ops(tg_store_ops *ops, const char *path);
+int tg__sqlite_store_ops(tg_store_ops *ops, const char *path, const tg_sqlite_options *opts);
 
 /*
  * The single-writer gate the built-in stores share: at most one write

@@ -171,8 +171,8 @@ static void test_conformance_sqlite_two_handles(void **state)
     snprintf(dir, sizeof dir, "%s", tgt_tmpdir());
     snprintf(path, sizeof path, "%s/store.db", dir);
     tg_store *a, *b;
-    assert_int_equal(tg_store_open_sqlite(&a, path), TG_OK);
-    assert_int_equal(tg_store_open_sqlite(&b, path), TG_OK);
+    assert_int_equal(tg_store_open_sqlite(&a, path, NULL), TG_OK);
+    assert_int_equal(tg_store_open_sqlite(&b, path, NULL), TG_OK);
     assert_conforms(a, b);
     tg_store_close(b);
     assert_conforms(a, NULL); /* the concurrent writer on another thread, same handle */
@@ -649,7 +649,7 @@ static void test_threads_mix_readers_and_writers(void **state)
     run_mixers(s, 20000);
     tg_store_close(s);
     char *path = temp_path("mix.db");
-    assert_int_equal(tg_store_open_sqlite(&s, path), TG_OK);
+    assert_int_equal(tg_store_open_sqlite(&s, path, NULL), TG_OK);
     run_mixers(s, 200); /* each commit syncs the disk */
     tg_store_close(s);
     remove_temp(path);
@@ -697,7 +697,7 @@ static void test_sqlite_reopen_keeps_data(void **state)
     char *path = temp_path("reopen.db");
     tg_store *s;
     tg_store_txn *t;
-    assert_int_equal(tg_store_open_sqlite(&s, path), TG_OK);
+    assert_int_equal(tg_store_open_sqlite(&s, path, NULL), TG_OK);
     assert_int_equal(tg__store_put(s, NULL, K("alone"), K("1")), TG_OK);
     assert_int_equal(tg__store_begin(s, &t), TG_OK);
     assert_int_equal(tg__store_put(s, t, K("txn"), K("2")), TG_OK);
@@ -708,7 +708,7 @@ static void test_sqlite_reopen_keeps_data(void **state)
     tg__store_rollback(s, t);
     tg_store_close(s);
 
-    assert_int_equal(tg_store_open_sqlite(&s, path), TG_OK);
+    assert_int_equal(tg_store_open_sqlite(&s, path, NULL), TG_OK);
     assert_stored(s, "alone", "1");
     assert_stored(s, "txn", "2");
     assert_stored(s, "empty", "");
@@ -728,7 +728,7 @@ static void test_sqlite_acknowledged_write_survives_crash(void **state)
     if (pid == 0) {
         tg_store *s;
         tg_store_txn *t;
-        if (tg_store_open_sqlite(&s, path) || tg__store_begin(s, &t) ||
+        if (tg_store_open_sqlite(&s, path, NULL) || tg__store_begin(s, &t) ||
             tg__store_put(s, t, K("acked"), K("yes")) || tg__store_commit(s, t))
             _exit(1);
         _exit(0); /* no close, no checkpoint */
@@ -737,7 +737,7 @@ static void test_sqlite_acknowledged_write_survives_crash(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     tg_store *s;
-    assert_int_equal(tg_store_open_sqlite(&s, path), TG_OK);
+    assert_int_equal(tg_store_open_sqlite(&s, path, NULL), TG_OK);
     assert_stored(s, "acked", "yes");
     tg_store_close(s);
     remove_temp(path);
@@ -762,10 +762,54 @@ static void run_sql(const char *path, const char *sql)
 static void expect_open_sqlite(const char *path, int want, const char *msg)
 {
     tg_store *s = (tg_store *)1;
-    assert_int_equal(tg_store_open_sqlite(&s, path), want);
+    assert_int_equal(tg_store_open_sqlite(&s, path, NULL), want);
     assert_null(s);
     if (!strstr(errmsg(), msg))
         fail_msg("message \"%s\" lacks \"%s\"", errmsg(), msg);
+}
+
+/* The options are validated, and a store opened with FULL sync stores and
+ * reads like the default one (the journal mode and sync level are visible
+ * to a second connection through SQLite itself). */
+static void test_sqlite_options(void **state)
+{
+    (void)state;
+    char *path = temp_path("options.db");
+    tg_sqlite_options o;
+    tg_sqlite_options_init(NULL); /* accepted */
+    tg_sqlite_options_init(&o);
+    assert_int_equal(o.sync, TG_SQLITE_SYNC_NORMAL);
+    tg_store *s = NULL;
+
+    o.version = 0;
+    assert_int_equal(tg_store_open_sqlite(&s, path, &o), TG_EVERSION);
+    o.version = TG_SQLITE_OPTIONS_VERSION + 1;
+    assert_int_equal(tg_store_open_sqlite(&s, path, &o), TG_EVERSION);
+    tg_sqlite_options_init(&o);
+    o.struct_size = 4;
+    assert_int_equal(tg_store_open_sqlite(&s, path, &o), TG_EVERSION);
+    tg_sqlite_options_init(&o);
+    o.sync = 7;
+    assert_int_equal(tg_store_open_sqlite(&s, path, &o), TG_EINVAL);
+    assert_non_null(strstr(errmsg(), "sync"));
+    assert_null(s);
+
+    tg_sqlite_options_init(&o);
+    o.sync = TG_SQLITE_SYNC_FULL;
+    o.busy_timeout_ms = 50;
+    assert_int_equal(tg_store_open_sqlite(&s, path, &o), TG_OK);
+    assert_int_equal(tg__store_put(s, NULL, (const uint8_t *)"k", 1, (const uint8_t *)"v", 1),
+                     TG_OK);
+    tg_store_close(s);
+    assert_int_equal(tg_store_open_sqlite(&s, path, NULL), TG_OK);
+    uint8_t buf[4];
+    size_t len = 0;
+    assert_int_equal(tg__store_get_buf(s, NULL, (const uint8_t *)"k", 1, buf, sizeof buf, &len),
+                     TG_OK);
+    assert_int_equal(len, 1);
+    assert_int_equal(buf[0], 'v');
+    tg_store_close(s);
+    remove_temp(path);
 }
 
 static void test_sqlite_rejects_bad_files(void **state)
@@ -773,7 +817,7 @@ static void test_sqlite_rejects_bad_files(void **state)
     (void)state;
     expect_open_sqlite(NULL, TG_EINVAL, "path");
     expect_open_sqlite("", TG_EINVAL, "path");
-    assert_int_equal(tg_store_open_sqlite(NULL, "x.db"), TG_EINVAL);
+    assert_int_equal(tg_store_open_sqlite(NULL, "x.db", NULL), TG_EINVAL);
 
     char *path = temp_path("garbage.db");
     write_file(path, "this is not an SQLite database, just some text long enough to matter\n");
@@ -787,7 +831,7 @@ static void test_sqlite_rejects_bad_files(void **state)
 
     path = temp_path("newer.db");
     tg_store *s;
-    assert_int_equal(tg_store_open_sqlite(&s, path), TG_OK);
+    assert_int_equal(tg_store_open_sqlite(&s, path, NULL), TG_OK);
     tg_store_close(s);
     run_sql(path, "PRAGMA user_version = 2");
     expect_open_sqlite(path, TG_EVERSION, "schema version 2");
@@ -831,8 +875,8 @@ static void test_sqlite_insert_race_two_handles(void **state)
     (void)state;
     char *path = temp_path("race.db");
     tg_store *h[2];
-    assert_int_equal(tg_store_open_sqlite(&h[0], path), TG_OK);
-    assert_int_equal(tg_store_open_sqlite(&h[1], path), TG_OK);
+    assert_int_equal(tg_store_open_sqlite(&h[0], path, NULL), TG_OK);
+    assert_int_equal(tg_store_open_sqlite(&h[1], path, NULL), TG_OK);
     racer r[RACERS];
     pthread_t th[RACERS];
     for (int i = 0; i < RACERS; i++) {
@@ -867,7 +911,7 @@ static void test_sqlite_insert_race_two_processes(void **state)
     (void)state;
     char *path = temp_path("procs.db");
     tg_store *s;
-    assert_int_equal(tg_store_open_sqlite(&s, path), TG_OK); /* create before forking */
+    assert_int_equal(tg_store_open_sqlite(&s, path, NULL), TG_OK); /* create before forking */
     tg_store_close(s);
     pid_t pids[2];
     for (int p = 0; p < 2; p++) {
@@ -875,7 +919,7 @@ static void test_sqlite_insert_race_two_processes(void **state)
         assert_true(pids[p] >= 0);
         if (pids[p] == 0) {
             racer r = { NULL, (uint8_t)('P' + p), { 0 } };
-            if (tg_store_open_sqlite(&r.s, path))
+            if (tg_store_open_sqlite(&r.s, path, NULL))
                 _exit(255);
             race(&r);
             tg_store_close(r.s);
@@ -921,6 +965,7 @@ int main(void)
         cmocka_unit_test(test_sqlite_reopen_keeps_data),
         cmocka_unit_test(test_sqlite_acknowledged_write_survives_crash),
         cmocka_unit_test(test_sqlite_rejects_bad_files),
+        cmocka_unit_test(test_sqlite_options),
         cmocka_unit_test(test_sqlite_insert_race_two_handles),
         cmocka_unit_test(test_sqlite_insert_race_two_processes),
     };

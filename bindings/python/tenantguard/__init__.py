@@ -90,9 +90,16 @@ class Store:
         self._handle = handle
 
     @classmethod
-    def sqlite(cls, path):
+    def sqlite(cls, path, *, sync_full=False, busy_timeout_ms=None):
+        """Opens the SQLite store at path. sync_full=True syncs every commit
+        to disk (survives power loss); the default survives a process crash."""
+        opts = ffi.new("tg_sqlite_options *")
+        lib.tg_sqlite_options_init(opts)
+        opts.sync = 1 if sync_full else 0
+        if busy_timeout_ms is not None:
+            opts.busy_timeout_ms = busy_timeout_ms
         out = ffi.new("tg_store **")
-        _check(lib.tg_store_open_sqlite(out, _id(path, "path")))
+        _check(lib.tg_store_open_sqlite(out, _id(path, "path"), opts))
         return cls(out[0])
 
     @classmethod

@@ -18,7 +18,14 @@ ffi.cdef(
 
     typedef struct tg_store tg_store;
     typedef struct tg_ctx tg_ctx;
-    int tg_store_open_sqlite(tg_store **out, const char *path);
+    typedef struct tg_sqlite_options {
+        uint32_t version;
+        uint32_t struct_size;
+        uint32_t sync;
+        uint32_t busy_timeout_ms;
+    } tg_sqlite_options;
+    void tg_sqlite_options_init(tg_sqlite_options *opts);
+    int tg_store_open_sqlite(tg_store **out, const char *path, const tg_sqlite_options *opts);
     int tg_store_open_memory(tg_store **out);
     void tg_store_close(tg_store *store);
 

@@ -105,6 +105,17 @@ def test_sqlite_store_and_default_key_file(tmp_path, monkeypatch):
         assert c.decrypt("acme", "m1", env) == b"persisted"
 
 
+def test_sqlite_store_handle_with_full_sync(tmp_path):
+    path = str(tmp_path / "full.db")
+    with tg.Store.sqlite(path, sync_full=True) as store:
+        with tg.Context(store, master_key=KEY) as c:
+            env = c.encrypt("acme", "alice", "m1", b"synced")
+    with tg.Store.sqlite(path) as store, tg.Context(store, master_key=KEY) as c:
+        assert c.decrypt("acme", "m1", env) == b"synced"
+    with pytest.raises(tg.InvalidArgument):
+        tg.Store.sqlite("")
+
+
 def test_world_readable_key_file_refused(tmp_path):
     key_path = tmp_path / "master.key"
     key_path.write_bytes(KEY)
