@@ -21,7 +21,11 @@
  * TG_ID_MAX bytes without control characters.
  *
  * All functions are thread-safe on a shared tg_ctx. Unwrapped keys are
- * cached (see tg_config) in guarded memory.
+ * cached (see tg_config) in guarded memory. Rotation, retirement and
+ * shredding take effect at once in the context that makes them; other
+ * contexts sharing the store see them when their cached keys expire
+ * (key_cache_ttl_ms), so until then they may still decrypt what was
+ * shredded elsewhere (docs/ENVELOPE.md).
  */
 #ifndef TENANTGUARD_KEYRING_H
 #define TENANTGUARD_KEYRING_H
@@ -60,7 +64,9 @@ TG_API int tg_keyring_encrypt(tg_ctx *ctx, uint8_t *out, size_t out_cap, size_t 
 /*
  * Decrypts an envelope read as belonging to `workspace_id` and
  * `message_id`. Writes env_len - TG_ENVELOPE_OVERHEAD bytes to `out`.
- * Nothing is written to `out` unless the envelope authenticates.
+ * No plaintext is written to `out` unless the envelope authenticates: on
+ * TG_EAUTH those bytes of `out` are zeroed, on other errors `out` is
+ * untouched.
  * Errors, each for its own cause:
  *   TG_EFORMAT     truncated, or not a tenantguard envelope
  *   TG_EVERSION    envelope format or algorithm this build does not know
