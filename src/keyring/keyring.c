@@ -117,13 +117,16 @@ static int encrypt_slow(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const cha
     tg__ws_meta wm;
     int64_t loaded;
     for (int attempt = 0;; attempt++) {
+        /* Before anything is read: a purge from here on keeps what we load
+         * out of the cache. */
+        uint64_t epoch = tg__cache_epoch(kr->cache);
         int rc = tg__ws_meta_get(ctx, kr, ws, now, true, attempt > 0, &wm, NULL, &loaded);
         if (rc)
             return rc;
         if (wm.state != TG__WS_ACTIVE)
             return tg__error(TG_ESHREDDED, "keyring: workspace '%s' was crypto-shredded", ws->id);
         rc = tg__encrypt_key(ctx, kr, ws, subject, subject_len, subject_digest, &wm, loaded,
-                             keyid, mk);
+                             epoch, keyid, mk);
         if (rc == TG_OK) {
             *version = wm.primary;
             memcpy(fp, wm.fp, TG__ENV_FP_BYTES);
@@ -202,6 +205,7 @@ static int decrypt_slow(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const tg_
     tg__ws_meta wm;
     tg__cache_key ck;
     int64_t loaded = now;
+    uint64_t epoch = tg__cache_epoch(kr->cache); /* before anything is read */
     int rc;
     tg__cache_key_make(&ck, TG__CK_WORKSPACE, ws->digest, NULL, 0);
     bool cached = tg__cache_get(kr->cache, &ck, now, NULL, meta, &loaded);
@@ -222,7 +226,7 @@ static int decrypt_slow(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const tg_
     }
     if (wm.state != TG__WS_ACTIVE)
         return tg__error(TG_ESHREDDED, "keyring: workspace '%s' was crypto-shredded", ws->id);
-    return tg__decrypt_key(ctx, kr, ws, &wm, loaded, h->keyid, h->version, mk);
+    return tg__decrypt_key(ctx, kr, ws, &wm, loaded, epoch, h->keyid, h->version, mk);
 }
 
 int tg_keyring_decrypt(tg_ctx *ctx, uint8_t *out, size_t out_cap, size_t *out_len,

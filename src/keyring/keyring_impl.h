@@ -86,18 +86,20 @@ int tg__ws_key_get(tg_ctx *ctx, tg_keyring *kr, tg_store_txn *txn, const tg__ws 
 
 /* The message key for a subject under the primary version of `wm` (read
  * from the store at w_loaded), creating the subject's key if it has none;
- * fills keyid and caches the encrypt and decrypt entries. */
+ * fills keyid and caches the encrypt and decrypt entries. `epoch` is the
+ * cache epoch read before `wm` was. */
 int tg__encrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const char *subject,
                     size_t subject_len, const uint8_t subject_digest[TG__CACHE_DIGEST_BYTES],
-                    const tg__ws_meta *wm, int64_t w_loaded, uint8_t keyid[TG__KR_ID_BYTES],
-                    uint8_t mk[TG_KEY_BYTES]);
+                    const tg__ws_meta *wm, int64_t w_loaded, uint64_t epoch,
+                    uint8_t keyid[TG__KR_ID_BYTES], uint8_t mk[TG_KEY_BYTES]);
 
 /* The message key for (keyid, version) of an envelope of a workspace whose
- * metadata was read at w_loaded; errors in the decrypt order:
- * TG_EKEYVERSION, TG_ERETIRED, TG_ENOTFOUND, TG_ESHREDDED. */
+ * metadata was read at w_loaded, after the cache epoch `epoch`; errors in
+ * the decrypt order: TG_EKEYVERSION, TG_ERETIRED, TG_ENOTFOUND,
+ * TG_ESHREDDED. */
 int tg__decrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const tg__ws_meta *wm,
-                    int64_t w_loaded, const uint8_t keyid[TG__KR_ID_BYTES], uint32_t version,
-                    uint8_t mk[TG_KEY_BYTES]);
+                    int64_t w_loaded, uint64_t epoch, const uint8_t keyid[TG__KR_ID_BYTES],
+                    uint32_t version, uint8_t mk[TG_KEY_BYTES]);
 
 /* ---- administration, each one transaction (admin.c) ---- */
 

@@ -333,12 +333,11 @@ static int subject_create(tg_keyring *kr, const tg__ws *ws,
 
 int tg__encrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const char *subject,
                     size_t subject_len, const uint8_t subject_digest[TG__CACHE_DIGEST_BYTES],
-                    const tg__ws_meta *wm, int64_t w_loaded, uint8_t keyid[TG__KR_ID_BYTES],
-                    uint8_t mk[TG_KEY_BYTES])
+                    const tg__ws_meta *wm, int64_t w_loaded, uint64_t epoch,
+                    uint8_t keyid[TG__KR_ID_BYTES], uint8_t mk[TG_KEY_BYTES])
 {
     uint8_t ik[TG_KEY_BYTES], wk[TG_KEY_BYTES], sk[TG_KEY_BYTES];
     uint8_t tag[TG__KR_ID_BYTES], mkey[TG__KR_KEY_MAX];
-    uint64_t epoch = tg__cache_epoch(kr->cache);
     int64_t now = tg__ctx_now(ctx);
     uint32_t primary = wm->primary;
     tg__ws_meta meta;
@@ -394,11 +393,10 @@ int tg__encrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const char *s
 }
 
 int tg__decrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const tg__ws_meta *wm,
-                    int64_t w_loaded, const uint8_t keyid[TG__KR_ID_BYTES], uint32_t version,
-                    uint8_t mk[TG_KEY_BYTES])
+                    int64_t w_loaded, uint64_t epoch, const uint8_t keyid[TG__KR_ID_BYTES],
+                    uint32_t version, uint8_t mk[TG_KEY_BYTES])
 {
     uint8_t wk[TG_KEY_BYTES], sk[TG_KEY_BYTES];
-    uint64_t epoch = tg__cache_epoch(kr->cache);
     int64_t now = tg__ctx_now(ctx);
     tg__subj_rec rec;
 
