@@ -93,6 +93,17 @@ int64_t tgt_clock_read(void *user)
     return ((tgt_clock *)user)->now_ms;
 }
 
+void tgt_config(tg_config *cfg, tg_store *store, tgt_clock *clock)
+{
+    tg_config_init(cfg);
+    cfg->store = store;
+    cfg->master_key = tgt_master_key;
+    if (clock) {
+        cfg->clock = tgt_clock_read;
+        cfg->clock_user = clock;
+    }
+}
+
 /* The store each tgt_ctx_memory context owns, closed with it. */
 #define MAX_OPEN 64
 static struct { tg_ctx *ctx; tg_store *store; } opened[MAX_OPEN];
@@ -103,13 +114,7 @@ tg_ctx *tgt_ctx_memory(tgt_clock *clock)
     if (tg_store_open_memory(&store) != TG_OK)
         return NULL;
     tg_config cfg;
-    tg_config_init(&cfg);
-    cfg.store = store;
-    cfg.master_key = tgt_master_key;
-    if (clock) {
-        cfg.clock = tgt_clock_read;
-        cfg.clock_user = clock;
-    }
+    tgt_config(&cfg, store, clock);
     tg_ctx *ctx = NULL;
     if (tg_ctx_open(&ctx, &cfg) != TG_OK) {
         tg_store_close(store);

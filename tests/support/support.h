@@ -33,6 +33,10 @@ int64_t tgt_clock_read(void *user);
 /* A fixed, test-only 32-byte master key. */
 extern const uint8_t tgt_master_key[32];
 
+/* Initialises cfg for a test: the given store, the test master key and the
+ * given clock (may be NULL for the system clock). */
+void tgt_config(tg_config *cfg, tg_store *store, tgt_clock *clock);
+
 /* Opens a context on a new memory store with the test master key and the
  * given clock (may be NULL). The store is closed by tgt_ctx_close. */
 tg_ctx *tgt_ctx_memory(tgt_clock *clock);

@@ -101,9 +101,7 @@ static void verify(tg_store *inner, const world *w, int done)
     bool (*hook)(void) = tg__secure_alloc_should_fail;
     tg__secure_alloc_should_fail = NULL;
     tg_config cfg;
-    tg_config_init(&cfg);
-    cfg.store = inner;
-    cfg.master_key = tgt_master_key;
+    tgt_config(&cfg, inner, NULL);
     tg_ctx *ctx = NULL;
     assert_int_equal(tg_ctx_open(&ctx, &cfg), TG_OK);
     uint32_t v = 0;
@@ -142,9 +140,7 @@ static counts scenario(long alloc_fail, long secure_fail, long store_fail)
     tg__secure_alloc_should_fail = secure_should_fail;
 
     tg_config cfg;
-    tg_config_init(&cfg);
-    cfg.store = store;
-    cfg.master_key = tgt_master_key;
+    tgt_config(&cfg, store, NULL);
     cfg.allocator = &fa.ops;
     static world w;
     memset(&w, 0, sizeof w);

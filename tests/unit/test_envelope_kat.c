@@ -206,9 +206,7 @@ static void test_public_decrypt_opens_vector(void **state)
     assert_int_equal(tg__store_put(store, NULL, key, kl, val, vl), TG_OK);
 
     tg_config cfg;
-    tg_config_init(&cfg);
-    cfg.store = store;
-    cfg.master_key = tgt_master_key;
+    tgt_config(&cfg, store, NULL);
     tg_ctx *ctx = NULL;
     assert_int_equal(tg_ctx_open(&ctx, &cfg), TG_OK);
     uint8_t env[128], out[128];

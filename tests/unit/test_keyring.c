@@ -87,13 +87,7 @@ static uint32_t env_version(const env_t *e)
 static tg_ctx *open_ctx(tg_store *store, tgt_clock *clock, uint32_t ttl_ms, uint32_t entries)
 {
     tg_config cfg;
-    tg_config_init(&cfg);
-    cfg.store = store;
-    cfg.master_key = tgt_master_key;
-    if (clock) {
-        cfg.clock = tgt_clock_read;
-        cfg.clock_user = clock;
-    }
+    tgt_config(&cfg, store, clock);
     cfg.key_cache_ttl_ms = ttl_ms;
     cfg.key_cache_entries = entries;
     tg_ctx *ctx = NULL;

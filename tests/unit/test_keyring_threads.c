@@ -153,9 +153,7 @@ static void run(uint32_t cache_entries)
     tg_store *store = NULL;
     assert_int_equal(tg_store_open_memory(&store), TG_OK);
     tg_config cfg;
-    tg_config_init(&cfg);
-    cfg.store = store;
-    cfg.master_key = tgt_master_key;
+    tgt_config(&cfg, store, NULL);
     cfg.key_cache_entries = cache_entries;
     static shared s;
     memset(&s, 0, sizeof s);
