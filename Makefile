@@ -75,6 +75,10 @@ HEADERS := include/tenantguard.h $(sort $(wildcard include/tenantguard/*.h))
         check-install check-examples check-python bench install uninstall deps fuzz clean
 
 all: lib
+
+# Keep intermediate files (test support objects, fuzz builds): make would
+# otherwise delete them after each link and rebuild them every time.
+.SECONDARY:
 lib: lib/libtenantguard.a $(SHARED_LIB) lib/$(SONAME) lib/libtenantguard.so
 
 # ---- the library -----------------------------------------------------------
