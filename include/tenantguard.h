@@ -10,5 +10,6 @@
 #include "tenantguard/store.h"
 #include "tenantguard/ctx.h"
 #include "tenantguard/keyring.h"
+#include "tenantguard/limiter.h"
 
 #endif /* TENANTGUARD_H */

@@ -62,6 +62,9 @@ typedef struct tg_kms_ops {
  * 64 hexadecimal digits. */
 #define TG_MASTER_KEY_ENV "TENANTGUARD_MASTER_KEY"
 
+/* Declared in tenantguard/limiter.h. */
+struct tg_limiter_options;
+
 #define TG_CONFIG_VERSION 1
 
 /*
@@ -103,6 +106,9 @@ typedef struct tg_config {
      * may go on using a key this one shredded. */
     uint32_t key_cache_entries;
     uint32_t key_cache_ttl_ms;
+
+    /* Rate limiter settings (tenantguard/limiter.h); NULL: defaults. */
+    const struct tg_limiter_options *limiter;
 } tg_config;
 
 /* Fills `cfg` with defaults and the version fields. Accepts NULL (no-op). */

@@ -4,6 +4,7 @@
 
 #include "core.h"
 #include "../keyring/keyring_internal.h"
+#include "../limiter/limiter_internal.h"
 
 struct tg_ctx {
     tg_allocator alloc;
@@ -12,6 +13,7 @@ struct tg_ctx {
     int64_t (*clock)(void *user);
     void *clock_user;
     struct tg_keyring *keyring;
+    struct tg_limiter *limiter;
 };
 
 void tg_config_init(tg_config *cfg)
@@ -26,6 +28,7 @@ void tg_config_init(tg_config *cfg)
 const tg_allocator *tg__ctx_allocator(const tg_ctx *ctx) { return &ctx->alloc; }
 tg_store *tg__ctx_store(const tg_ctx *ctx) { return ctx->store; }
 struct tg_keyring *tg__ctx_keyring(const tg_ctx *ctx) { return ctx->keyring; }
+struct tg_limiter *tg__ctx_limiter(const tg_ctx *ctx) { return ctx->limiter; }
 
 static int64_t system_clock_ms(void)
 {
@@ -104,6 +107,9 @@ int tg_ctx_open(tg_ctx **out, const tg_config *cfg)
     rc = tg__keyring_open(ctx, cfg, &ctx->keyring);
     if (rc)
         goto fail;
+    rc = tg__limiter_open(ctx, cfg->limiter, &ctx->limiter);
+    if (rc)
+        goto fail;
     *out = ctx;
     return TG_OK;
 fail:
@@ -115,6 +121,7 @@ void tg_ctx_close(tg_ctx *ctx)
 {
     if (!ctx)
         return;
+    tg__limiter_close(ctx->limiter);
     tg__keyring_close(ctx->keyring);
     if (ctx->owns_store)
         tg_store_close(ctx->store);

@@ -44,6 +44,7 @@ ffi.cdef(
         void *clock_user;
         uint32_t key_cache_entries;
         uint32_t key_cache_ttl_ms;
+        const struct tg_limiter_options *limiter;
     } tg_config;
     void tg_config_init(tg_config *cfg);
     int tg_ctx_open(tg_ctx **out, const tg_config *cfg);
