@@ -11,6 +11,10 @@ exception class.
 A Context is safe to share between threads (the C library locks what it
 needs and cffi releases the GIL during calls).
 """
+import contextlib
+import threading
+import weakref
+
 from ._native import ffi, lib
 
 __all__ = [
@@ -83,11 +87,63 @@ def version():
     return ffi.string(lib.tg_version_string()).decode()
 
 
-class Store:
-    """A persistence handle: the built-in SQLite store or the memory store."""
+class _Handle:
+    """Owns one C handle. Calls borrow it through use(); close() waits for
+    calls in flight, refuses while dependents (contexts on a store) remain,
+    and runs the C destructor once. A handle never closed is closed when it
+    is garbage-collected or at interpreter exit."""
 
-    def __init__(self, handle):
-        self._handle = handle
+    def __init__(self, ptr, destroy, what):
+        self._ptr = ptr
+        self._what = what
+        self._cond = threading.Condition()
+        self._busy = 0
+        self._dependents = 0
+        self._finalizer = weakref.finalize(self, destroy, ptr)
+
+    @contextlib.contextmanager
+    def use(self):
+        with self._cond:
+            if self._ptr is None:
+                raise InvalidArgument(-1, f"{self._what} is closed")
+            self._busy += 1
+        try:
+            yield self._ptr
+        finally:
+            with self._cond:
+                self._busy -= 1
+                if self._busy == 0:
+                    self._cond.notify_all()
+
+    def add_dependent(self):
+        with self._cond:
+            if self._ptr is None:
+                raise InvalidArgument(-1, f"{self._what} is closed")
+            self._dependents += 1
+
+    def drop_dependent(self):
+        with self._cond:
+            self._dependents -= 1
+
+    def close(self):
+        with self._cond:
+            if self._ptr is None:
+                return
+            if self._dependents:
+                raise InvalidArgument(-1, f"{self._what} is still used by "
+                                          f"{self._dependents} open context(s)")
+            while self._busy:
+                self._cond.wait()
+            self._ptr = None
+        self._finalizer()
+
+
+class Store:
+    """A persistence handle: the built-in SQLite store or the memory store.
+    It cannot be closed while a Context uses it."""
+
+    def __init__(self, ptr):
+        self._handle = _Handle(ptr, lib.tg_store_close, "store")
 
     @classmethod
     def sqlite(cls, path, *, sync_full=False, busy_timeout_ms=None):
@@ -109,9 +165,7 @@ class Store:
         return cls(out[0])
 
     def close(self):
-        if self._handle is not None:
-            lib.tg_store_close(self._handle)
-            self._handle = None
+        self._handle.close()
 
     def __enter__(self):
         return self
@@ -120,48 +174,65 @@ class Store:
         self.close()
 
 
+def _close_context(ptr, store_handle):
+    lib.tg_ctx_close(ptr)
+    if store_handle is not None:
+        store_handle.drop_dependent()
+
+
 class Context:
-    """A tenantguard context over a Store (borrowed: close the context first)
-    or a store_path (owned). The root key comes from master_key (32 bytes),
-    master_key_path, $TENANTGUARD_MASTER_KEY or "<store_path>.key"."""
+    """A tenantguard context over a Store (which must stay open while the
+    context is) or a store_path (the context opens and closes the SQLite
+    store itself). The root key comes from master_key (32 bytes, bytes or
+    bytearray; the copy handed to the library is wiped once it has taken
+    it), master_key_path, $TENANTGUARD_MASTER_KEY or "<store_path>.key".
+    close() waits for calls in flight on other threads."""
 
     def __init__(self, store=None, *, store_path=None, master_key=None, master_key_path=None):
         cfg = ffi.new("tg_config *")
         lib.tg_config_init(cfg)
-        keep = []  # C strings and buffers that must live until tg_ctx_open returns
-        if store is not None:
-            cfg.store = store._handle
+        keep = []  # C strings that must live until tg_ctx_open returns
         if store_path is not None:
             keep.append(ffi.new("char[]", _id(store_path, "store_path")))
             cfg.store_path = keep[-1]
-        if master_key is not None:
-            if len(master_key) != lib.tg_key_bytes():
-                raise InvalidArgument(-1, f"master_key must be {lib.tg_key_bytes()} bytes")
-            keep.append(ffi.new("uint8_t[]", bytes(master_key)))
-            cfg.master_key = keep[-1]
         if master_key_path is not None:
             keep.append(ffi.new("char[]", _id(master_key_path, "master_key_path")))
             cfg.master_key_path = keep[-1]
+        key = None
+        if master_key is not None:
+            size = lib.tg_key_bytes()
+            if memoryview(master_key).nbytes != size:
+                raise InvalidArgument(-1, f"master_key must be {size} bytes")
+            key = ffi.new("uint8_t[]", size)
+            ffi.memmove(key, master_key, size)
+            cfg.master_key = key
+        store_handle = store._handle if store is not None else None
         out = ffi.new("tg_ctx **")
-        _check(lib.tg_ctx_open(out, cfg))
-        self._ctx = out[0]
-        self._store = store  # keeps a borrowed store alive at least as long
+        try:
+            if store_handle is None:
+                _check(lib.tg_ctx_open(out, cfg))
+            else:
+                store_handle.add_dependent()
+                try:
+                    with store_handle.use() as store_ptr:
+                        cfg.store = store_ptr
+                        _check(lib.tg_ctx_open(out, cfg))
+                except BaseException:
+                    store_handle.drop_dependent()
+                    raise
+        finally:
+            if key is not None:
+                ffi.memmove(key, bytes(len(key)), len(key))
+        self._handle = _Handle(out[0], lambda p: _close_context(p, store_handle), "context")
 
     def close(self):
-        if self._ctx is not None:
-            lib.tg_ctx_close(self._ctx)
-            self._ctx = None
+        self._handle.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
-
-    def _live(self):
-        if self._ctx is None:
-            raise InvalidArgument(-1, "context is closed")
-        return self._ctx
 
     def encrypt(self, workspace, subject, message_id, plaintext):
         """Returns the envelope (bytes) sealing `plaintext` for `subject`."""
@@ -169,9 +240,10 @@ class Context:
         cap = len(data) + lib.tg_envelope_overhead()
         out = ffi.new("uint8_t[]", cap)
         out_len = ffi.new("size_t *")
-        _check(lib.tg_keyring_encrypt(self._live(), out, cap, out_len,
-                                      _id(workspace, "workspace"), _id(subject, "subject"),
-                                      _id(message_id, "message_id"), data, len(data)))
+        ws, sub, mid = _id(workspace, "workspace"), _id(subject, "subject"), \
+            _id(message_id, "message_id")
+        with self._handle.use() as ctx:
+            _check(lib.tg_keyring_encrypt(ctx, out, cap, out_len, ws, sub, mid, data, len(data)))
         return ffi.buffer(out, out_len[0])[:]
 
     def decrypt(self, workspace, message_id, envelope):
@@ -181,28 +253,37 @@ class Context:
         cap = max(len(env) - lib.tg_envelope_overhead(), 1)
         out = ffi.new("uint8_t[]", cap)
         out_len = ffi.new("size_t *")
-        _check(lib.tg_keyring_decrypt(self._live(), out, cap, out_len,
-                                      _id(workspace, "workspace"),
-                                      _id(message_id, "message_id"), env, len(env)))
+        ws, mid = _id(workspace, "workspace"), _id(message_id, "message_id")
+        with self._handle.use() as ctx:
+            _check(lib.tg_keyring_decrypt(ctx, out, cap, out_len, ws, mid, env, len(env)))
         return ffi.buffer(out, out_len[0])[:]
 
     def rotate(self, workspace):
         """Makes a new primary key version; returns its number."""
         out = ffi.new("uint32_t *")
-        _check(lib.tg_keyring_rotate(self._live(), out, _id(workspace, "workspace")))
+        ws = _id(workspace, "workspace")
+        with self._handle.use() as ctx:
+            _check(lib.tg_keyring_rotate(ctx, out, ws))
         return out[0]
 
     def primary_version(self, workspace):
         out = ffi.new("uint32_t *")
-        _check(lib.tg_keyring_primary_version(self._live(), out, _id(workspace, "workspace")))
+        ws = _id(workspace, "workspace")
+        with self._handle.use() as ctx:
+            _check(lib.tg_keyring_primary_version(ctx, out, ws))
         return out[0]
 
     def retire(self, workspace, version):
-        _check(lib.tg_keyring_retire(self._live(), _id(workspace, "workspace"), version))
+        ws = _id(workspace, "workspace")
+        with self._handle.use() as ctx:
+            _check(lib.tg_keyring_retire(ctx, ws, version))
 
     def shred_subject(self, workspace, subject):
-        _check(lib.tg_keyring_shred_subject(self._live(), _id(workspace, "workspace"),
-                                            _id(subject, "subject")))
+        ws, sub = _id(workspace, "workspace"), _id(subject, "subject")
+        with self._handle.use() as ctx:
+            _check(lib.tg_keyring_shred_subject(ctx, ws, sub))
 
     def shred_workspace(self, workspace):
-        _check(lib.tg_keyring_shred_workspace(self._live(), _id(workspace, "workspace")))
+        ws = _id(workspace, "workspace")
+        with self._handle.use() as ctx:
+            _check(lib.tg_keyring_shred_workspace(ctx, ws))

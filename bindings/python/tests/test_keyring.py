@@ -128,3 +128,60 @@ def test_bad_master_key_length():
     with tg.Store.memory() as store:
         with pytest.raises(tg.InvalidArgument):
             tg.Context(store, master_key=b"short")
+
+
+def test_store_cannot_close_under_a_context():
+    store = tg.Store.memory()
+    ctx = tg.Context(store, master_key=bytearray(KEY))  # bytearray accepted
+    with pytest.raises(tg.InvalidArgument) as info:
+        store.close()
+    assert "still used" in str(info.value)
+    env = ctx.encrypt("acme", "alice", "m1", b"still fine")
+    assert ctx.decrypt("acme", "m1", env) == b"still fine"
+    ctx.close()
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(tg.InvalidArgument):
+        tg.Context(store, master_key=KEY)
+
+
+def test_unclosed_objects_are_finalized():
+    import gc
+    import weakref
+
+    store = tg.Store.memory()
+    ctx = tg.Context(store, master_key=KEY)
+    ctx.encrypt("acme", "alice", "m1", b"x")
+    ref = weakref.ref(ctx)
+    del ctx
+    gc.collect()
+    assert ref() is None
+    store.close()  # the finalized context no longer counts as a user
+
+
+def test_close_waits_for_calls_on_other_threads():
+    import threading
+
+    store = tg.Store.memory()
+    ctx = tg.Context(store, master_key=KEY)
+    outcomes = []
+
+    def worker():
+        for i in range(2000):
+            try:
+                env = ctx.encrypt("acme", "alice", f"m{i}", b"payload")
+                assert ctx.decrypt("acme", f"m{i}", env) == b"payload"
+                outcomes.append("ok")
+            except tg.InvalidArgument as exc:
+                assert "closed" in str(exc)
+                outcomes.append("closed")
+                return
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    ctx.close()
+    for t in threads:
+        t.join()
+    store.close()
+    assert "ok" in outcomes or "closed" in outcomes
