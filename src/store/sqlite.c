@@ -29,6 +29,8 @@
 
 static const char WHO[] = "sqlite store";
 
+bool (*tg__sqlite_rollback_should_fail)(void);
+
 #define APPLICATION_ID 0x54475354 /* "TGST" */
 #define SCHEMA_VERSION 1
 
@@ -101,7 +103,7 @@ static void close_conn(conn *c)
         return;
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(c->st[i]);
-    sqlite3_close(c->db);
+    sqlite3_close_v2(c->db); /* never left open: a statement still out finalizes it later */
     free(c);
 }
 
@@ -239,6 +241,35 @@ static int txn_alive(sqlstore *st, const char *op)
     return TG_OK;
 }
 
+/* With the gate held and no transaction open: makes sure the writer
+ * connection exists and is outside any transaction. A ROLLBACK that failed
+ * can leave it inside the old one, and a NULL-txn write would then run in
+ * that transaction, return TG_OK and never be committed. So: roll back
+ * again, and if the connection is still in a transaction, close it (which
+ * rolls back and releases its locks) and open a new one. If that fails the
+ * store has no writer until a later call manages to open one. */
+static int writer_ready(sqlstore *st, const char *op)
+{
+    if (st->writer && sqlite3_get_autocommit(st->writer->db))
+        return TG_OK;
+    if (st->writer) {
+        run(st->writer, ST_ROLLBACK, "rollback");
+        if (sqlite3_get_autocommit(st->writer->db))
+            return TG_OK;
+        close_conn(st->writer);
+        st->writer = NULL;
+    }
+    int rc = open_conn(st->path, true, &st->opts, &st->writer);
+    if (rc) {
+        char why[256]; /* the message is about to be replaced */
+        snprintf(why, sizeof why, "%s", tg_ctx_errmsg(NULL));
+        return tg__error(rc == TG_ENOMEM ? TG_ENOMEM : TG_ESTORE,
+                         "%s: %s: the writer connection was dropped after a failed rollback and "
+                         "cannot be reopened (%s)", WHO, op, why);
+    }
+    return TG_OK;
+}
+
 /* In a transaction: the writer. Outside: a reader for reads; for writes the
  * writer, once no transaction is open (each write commits on its own). */
 static int acquire(sqlstore *st, tg_store_txn *txn, bool write, const char *op, conn **out)
@@ -250,9 +281,14 @@ static int acquire(sqlstore *st, tg_store_txn *txn, bool write, const char *op, 
     }
     if (!write)
         return take_reader(st, out);
-    rc = tg__gate_begin(&st->gate);
+    if ((rc = tg__gate_begin(&st->gate)))
+        return rc;
+    if ((rc = writer_ready(st, op))) {
+        tg__gate_end(&st->gate);
+        return rc;
+    }
     *out = st->writer;
-    return rc;
+    return TG_OK;
 }
 
 static void release(sqlstore *st, tg_store_txn *txn, bool write, conn *c)
@@ -273,7 +309,7 @@ static int sq_begin(void *user, tg_store_txn **out)
     int rc = tg__gate_begin(&st->gate);
     if (rc)
         return rc;
-    if ((rc = run(st->writer, ST_BEGIN, "begin"))) {
+    if ((rc = writer_ready(st, "begin")) || (rc = run(st->writer, ST_BEGIN, "begin"))) {
         tg__gate_end(&st->gate);
         return rc;
     }
@@ -282,11 +318,19 @@ static int sq_begin(void *user, tg_store_txn **out)
 }
 
 /* Ends the writer's transaction if SQLite has not already: a failed commit
- * must leave the data as before begin. */
+ * must leave the data as before begin. If the ROLLBACK fails and the
+ * connection is still inside the transaction, it is closed (which rolls
+ * back and releases its locks) before the gate lets anyone else in; the
+ * next begin or write opens a new one (writer_ready). */
 static void end_txn(sqlstore *st)
 {
-    if (!sqlite3_get_autocommit(st->writer->db))
+    if (!sqlite3_get_autocommit(st->writer->db) &&
+        !(tg__sqlite_rollback_should_fail && tg__sqlite_rollback_should_fail()))
         run(st->writer, ST_ROLLBACK, "rollback");
+    if (!sqlite3_get_autocommit(st->writer->db)) {
+        close_conn(st->writer);
+        st->writer = NULL;
+    }
     tg__gate_end(&st->gate);
 }
 

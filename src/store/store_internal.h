@@ -116,4 +116,9 @@ int tg__store_open_faulty(tg_store **out, tg_store *inner, long fail_at);
  * for any other store. */
 long tg__store_faulty_count(tg_store *s);
 
+/* Test hook: when set and it returns true, the SQLite store skips a
+ * ROLLBACK as if it had failed, leaving its writer connection inside the
+ * transaction. NULL in production; only tests set it. */
+extern bool (*tg__sqlite_rollback_should_fail)(void);
+
 #endif

@@ -743,6 +743,51 @@ static void test_sqlite_acknowledged_write_survives_crash(void **state)
     remove_temp(path);
 }
 
+static bool always(void) { return true; }
+
+/* A ROLLBACK that fails must not leave the writer connection inside the
+ * transaction: the next NULL-txn write would run in it, return TG_OK and
+ * never be committed (and the write lock would never be released). */
+static void test_sqlite_failed_rollback_leaves_no_transaction(void **state)
+{
+    (void)state;
+    char *path = temp_path("rollback.db");
+    tg_store *s, *other;
+    tg_store_txn *t;
+    assert_int_equal(tg_store_open_sqlite(&s, path, NULL), TG_OK);
+    assert_int_equal(tg_store_open_sqlite(&other, path, NULL), TG_OK);
+    assert_int_equal(tg__store_begin(s, &t), TG_OK);
+    assert_int_equal(tg__store_put(s, t, K("dropped"), K("1")), TG_OK);
+    tg__sqlite_rollback_should_fail = always;
+    tg__store_rollback(s, t);
+    tg__sqlite_rollback_should_fail = NULL;
+
+    /* A NULL-txn write commits on its own: another handle sees it, and
+     * not what the rolled-back transaction wrote. */
+    assert_int_equal(tg__store_put(s, NULL, K("after"), K("2")), TG_OK);
+    assert_stored(other, "after", "2");
+    assert_int_equal(tg__store_get_buf(other, NULL, K("dropped"), NULL, 0, NULL), TG_ENOTFOUND);
+    assert_int_equal(tg__store_get_buf(s, NULL, K("dropped"), NULL, 0, NULL), TG_ENOTFOUND);
+    /* The other handle can write: no lock was left behind. */
+    assert_int_equal(tg__store_put(other, NULL, K("other"), K("3")), TG_OK);
+
+    /* The same when the failed rollback follows a failed operation, and
+     * transactions work as before afterwards. */
+    assert_int_equal(tg__store_begin(s, &t), TG_OK);
+    assert_int_equal(tg__store_put(s, t, K("dropped"), K("4")), TG_OK);
+    tg__sqlite_rollback_should_fail = always;
+    tg__store_rollback(s, t);
+    tg__sqlite_rollback_should_fail = NULL;
+    assert_int_equal(tg__store_begin(s, &t), TG_OK);
+    assert_int_equal(tg__store_put(s, t, K("txn"), K("5")), TG_OK);
+    assert_int_equal(tg__store_commit(s, t), TG_OK);
+    assert_stored(other, "txn", "5");
+    assert_int_equal(tg__store_get_buf(other, NULL, K("dropped"), NULL, 0, NULL), TG_ENOTFOUND);
+    tg_store_close(other);
+    tg_store_close(s);
+    remove_temp(path);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -964,6 +1009,7 @@ int main(void)
         cmocka_unit_test(test_faulty_store),
         cmocka_unit_test(test_sqlite_reopen_keeps_data),
         cmocka_unit_test(test_sqlite_acknowledged_write_survives_crash),
+        cmocka_unit_test(test_sqlite_failed_rollback_leaves_no_transaction),
         cmocka_unit_test(test_sqlite_rejects_bad_files),
         cmocka_unit_test(test_sqlite_options),
         cmocka_unit_test(test_sqlite_insert_race_two_handles),
