@@ -1,0 +1,531 @@
+/*
+ * test_limiter_threads.c - the limiter is exact under concurrency: with the
+ * injected clock frozen (no refill), THREADS threads hammer one shared
+ * context and exactly as many checks pass as the binding dimension has
+ * tokens - for a user, an IP, a workspace and the global bucket in turn,
+ * then for mixed traffic where some checks share a workspace and others do
+ * not, with and without a shared IP that binds across all of them. Denied
+ * checks must take nothing anywhere (all-or-nothing), which the tokens left
+ * afterwards show. Built for ThreadSanitizer too:
+ *   make CC=clang SANITIZE=thread lib/.build-thread/tests/test_limiter_threads
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "support.h"
+
+#define THREADS 4
+#define T0 INT64_C(1760000000000)
+
+enum { SC_USER, SC_IP, SC_WORKSPACE, SC_GLOBAL, SC_MIXED, SC_MIXED_IP };
+
+static const char *const SHARED_IP = "192.0.2.77";
+
+typedef struct run {
+    tg_ctx *ctx;
+    int scenario;
+    uint32_t attempts; /* per thread */
+    pthread_barrier_t start;
+    atomic_uint passes;
+    atomic_uint wrong_dimension; /* denials by a dimension that should not bind */
+    atomic_uint errors;
+    atomic_int first_error;
+    /* Written by thread t only, read after the join. */
+    uint32_t shared_ws_passes[THREADS], own_passes[THREADS];
+} run;
+
+typedef struct slot {
+    run *r;
+    int tid;
+} slot;
+
+static void *worker(void *arg)
+{
+    slot *s = arg;
+    run *r = s->r;
+    int tid = s->tid;
+    char ws[64], user[64], ip[64];
+    pthread_barrier_wait(&r->start);
+    for (uint32_t i = 0; i < r->attempts; i++) {
+        const char *w = NULL, *u = NULL, *a = NULL;
+        int shared_ws = 0, ok_dim = -2, ok_dim2 = -2;
+        switch (r->scenario) {
+        case SC_USER: /* one user, every thread */
+            w = "hot-ws";
+            u = "hot";
+            ok_dim = TG_LIMIT_USER;
+            break;
+        case SC_IP: /* one IP; alone or with a workspace and user never seen again */
+            a = "198.51.100.1";
+            if (i % 2) {
+                snprintf(ws, sizeof ws, "ipws-%d-%u", tid, i);
+                snprintf(user, sizeof user, "ipu-%d-%u", tid, i);
+                w = ws;
+                u = user;
+            }
+            ok_dim = TG_LIMIT_IP;
+            break;
+        case SC_WORKSPACE: /* one workspace, a new user each time */
+            w = "hot-ws";
+            snprintf(user, sizeof user, "wsu-%d-%u", tid, i);
+            u = user;
+            ok_dim = TG_LIMIT_WORKSPACE;
+            break;
+        case SC_GLOBAL: /* nothing shared but the instance */
+            if (i % 3 == 1) {
+                snprintf(ws, sizeof ws, "gws-%d-%u", tid, i);
+                snprintf(user, sizeof user, "gu-%d-%u", tid, i);
+                w = ws;
+                u = user;
+            } else if (i % 3 == 2) {
+                snprintf(ip, sizeof ip, "10.%d.%u.%u", tid, i / 250 % 250, i % 250);
+                a = ip;
+            }
+            ok_dim = TG_LIMIT_GLOBAL;
+            break;
+        case SC_MIXED:
+        case SC_MIXED_IP:
+            if (i % 2 == 0) { /* the shared workspace, a new user each time */
+                w = "mix-shared";
+                snprintf(user, sizeof user, "mu-%d-%u", tid, i);
+                u = user;
+                shared_ws = 1;
+                ok_dim = TG_LIMIT_WORKSPACE;
+            } else { /* this thread's own workspace, one user */
+                snprintf(ws, sizeof ws, "mix-own-%d", tid);
+                w = ws;
+                u = "regular";
+                ok_dim = TG_LIMIT_USER;
+            }
+            if (r->scenario == SC_MIXED_IP) {
+                a = SHARED_IP;
+                ok_dim2 = TG_LIMIT_IP;
+            }
+            break;
+        }
+        tg_limit_verdict v;
+        tg_limit_verdict_init(&v);
+        int rc = tg_limiter_check(r->ctx, &v, w, u, a, 1);
+        if (rc != TG_OK) {
+            atomic_fetch_add(&r->errors, 1);
+            atomic_store(&r->first_error, rc);
+            continue;
+        }
+        if (v.allowed) {
+            atomic_fetch_add(&r->passes, 1);
+            if (shared_ws)
+                r->shared_ws_passes[tid]++;
+            else
+                r->own_passes[tid]++;
+        } else if (v.dimension != ok_dim && v.dimension != ok_dim2) {
+            atomic_fetch_add(&r->wrong_dimension, 1);
+        }
+    }
+    return NULL;
+}
+
+static void hammer(run *r)
+{
+    pthread_t th[THREADS];
+    slot slots[THREADS];
+    atomic_init(&r->passes, 0);
+    atomic_init(&r->wrong_dimension, 0);
+    atomic_init(&r->errors, 0);
+    atomic_init(&r->first_error, 0);
+    memset(r->shared_ws_passes, 0, sizeof r->shared_ws_passes);
+    memset(r->own_passes, 0, sizeof r->own_passes);
+    assert_int_equal(pthread_barrier_init(&r->start, NULL, THREADS), 0);
+    for (int t = 0; t < THREADS; t++) {
+        slots[t].r = r;
+        slots[t].tid = t;
+        assert_int_equal(pthread_create(&th[t], NULL, worker, &slots[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    pthread_barrier_destroy(&r->start);
+    if (atomic_load(&r->errors))
+        fail_msg("%u checks failed (e.g. %s)", atomic_load(&r->errors),
+                 tg_strerror(atomic_load(&r->first_error)));
+    if (atomic_load(&r->wrong_dimension))
+        fail_msg("%u checks denied by a dimension that should not bind",
+                 atomic_load(&r->wrong_dimension));
+}
+
+/* ---- fixture ------------------------------------------------------------------ */
+
+typedef struct fx {
+    tgt_clock clock; /* frozen: nothing refills while the threads run */
+    tg_store *store;
+    tg_ctx *ctx;
+} fx;
+
+static void fx_open(fx *f, const tg_limiter_options *opts)
+{
+    memset(f, 0, sizeof *f);
+    f->clock.now_ms = T0;
+    assert_int_equal(tg_store_open_memory(&f->store), TG_OK);
+    tg_config cfg;
+    tgt_config(&cfg, f->store, &f->clock);
+    cfg.limiter = opts;
+    int rc = tg_ctx_open(&f->ctx, &cfg);
+    if (rc != TG_OK)
+        fail_msg("tg_ctx_open: %s: %s", tg_strerror(rc), tg_ctx_errmsg(NULL));
+}
+
+static void fx_close(fx *f)
+{
+    tg_ctx_close(f->ctx);
+    tg_store_close(f->store);
+}
+
+static void base_opts(tg_limiter_options *o)
+{
+    tg_limiter_options_init(o);
+    o->global.per_minute = TG_LIMIT_RATE_MAX;
+    o->global.burst = TG_LIMIT_BURST_MAX;
+    o->violations_to_penalize = 100000; /* penalties are not what this file tests */
+}
+
+static tg_limit_verdict pk(tg_ctx *ctx, const char *ws, const char *user, const char *ip)
+{
+    tg_limit_verdict v;
+    tg_limit_verdict_init(&v);
+    int rc = tg_limiter_peek(ctx, &v, ws, user, ip, 1);
+    if (rc != TG_OK)
+        fail_msg("peek: %s: %s", tg_strerror(rc), tg_ctx_errmsg(NULL));
+    return v;
+}
+
+static tg_limit tier_user[TG_TIER_COUNT], tier_ws[TG_TIER_COUNT];
+
+static void load_tiers(void)
+{
+    for (int t = 0; t < TG_TIER_COUNT; t++) {
+        assert_int_equal(tg_limiter_tier_default(&tier_user[t], t, TG_LIMIT_USER), TG_OK);
+        assert_int_equal(tg_limiter_tier_default(&tier_ws[t], t, TG_LIMIT_WORKSPACE), TG_OK);
+    }
+}
+
+/* The tier with the largest workspace/user burst ratio (it must be above
+ * 2 for the user to be the dimension that binds in its own workspace). */
+static int ratio_tier(void)
+{
+    load_tiers();
+    int best = 0;
+    for (int t = 1; t < TG_TIER_COUNT; t++)
+        if ((double)tier_ws[t].burst / tier_user[t].burst >
+            (double)tier_ws[best].burst / tier_user[best].burst)
+            best = t;
+    if (!(tier_ws[best].burst > 2 * tier_user[best].burst))
+        fail_msg("tier table: no workspace burst above twice the user burst");
+    return best;
+}
+
+/* The tier with the smallest workspace burst (cheapest to drain). */
+static int small_tier(void)
+{
+    load_tiers();
+    int best = 0;
+    for (int t = 1; t < TG_TIER_COUNT; t++)
+        if (tier_ws[t].burst < tier_ws[best].burst)
+            best = t;
+    return best;
+}
+
+/* ---- one binding dimension at a time ------------------------------------------ */
+
+static void test_user_is_exact(void **state)
+{
+    (void)state;
+    int T = ratio_tier();
+    tg_limiter_options o;
+    base_opts(&o);
+    fx f;
+    fx_open(&f, &o);
+
+    /* An override that makes the user's burst about half the workspace's
+     * (at most 2000), so that many checks race for it. */
+    uint32_t target = tier_ws[T].burst / 2 < 2000 ? tier_ws[T].burst / 2 : 2000;
+    uint64_t m = (uint64_t)target * tier_user[T].per_minute / tier_user[T].burst;
+    if (m < 1)
+        m = 1;
+    assert_int_equal(tg_limiter_set_tier(f.ctx, "hot-ws", T), TG_OK);
+    assert_int_equal(tg_limiter_set_user_limit(f.ctx, "hot-ws", (uint32_t)m), TG_OK);
+
+    /* N from the verdict of a peek: the user has the fewest tokens. */
+    tg_limit_verdict v = pk(f.ctx, "hot-ws", "hot", NULL);
+    assert_int_equal(v.allowed, 1);
+    uint32_t n = v.limit.burst;
+    assert_int_equal(v.limit.per_minute, (uint32_t)m);
+    assert_int_equal(v.tokens_left, n - 1);
+    assert_true(n >= 1 && n < tier_ws[T].burst);
+
+    run r = {.ctx = f.ctx, .scenario = SC_USER, .attempts = n};
+    hammer(&r);
+    assert_int_equal(atomic_load(&r.passes), n);
+
+    v = pk(f.ctx, "hot-ws", "hot", NULL);
+    assert_int_equal(v.allowed, 0);
+    assert_int_equal(v.dimension, TG_LIMIT_USER);
+    assert_int_equal(v.tokens_left, 0);
+    v = pk(f.ctx, "hot-ws", NULL, NULL); /* the workspace paid for passes only */
+    assert_int_equal(v.tokens_left, tier_ws[T].burst - n - 1);
+    v = pk(f.ctx, NULL, NULL, NULL);
+    assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - n - 1);
+    fx_close(&f);
+}
+
+static void test_ip_is_exact(void **state)
+{
+    (void)state;
+    tg_limiter_options o;
+    base_opts(&o);
+    o.ip.per_minute = 60;
+    o.ip.burst = 500;
+    fx f;
+    fx_open(&f, &o);
+    run r = {.ctx = f.ctx, .scenario = SC_IP, .attempts = 400};
+    hammer(&r);
+    assert_int_equal(atomic_load(&r.passes), 500);
+    tg_limit_verdict v = pk(f.ctx, NULL, NULL, "198.51.100.1");
+    assert_int_equal(v.allowed, 0);
+    assert_int_equal(v.dimension, TG_LIMIT_IP);
+    assert_int_equal(v.tokens_left, 0);
+    v = pk(f.ctx, NULL, NULL, NULL);
+    assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - 500 - 1);
+    fx_close(&f);
+}
+
+static void test_workspace_is_exact(void **state)
+{
+    (void)state;
+    int T = small_tier();
+    uint32_t wb = tier_ws[T].burst;
+    tg_limiter_options o;
+    base_opts(&o);
+    fx f;
+    fx_open(&f, &o);
+    assert_int_equal(tg_limiter_set_tier(f.ctx, "hot-ws", T), TG_OK);
+    run r = {.ctx = f.ctx, .scenario = SC_WORKSPACE, .attempts = wb / 2 + 16};
+    hammer(&r);
+    assert_int_equal(atomic_load(&r.passes), wb);
+    tg_limit_verdict v = pk(f.ctx, "hot-ws", "someone-new", NULL);
+    assert_int_equal(v.dimension, TG_LIMIT_WORKSPACE);
+    assert_int_equal(v.tokens_left, 0);
+    v = pk(f.ctx, NULL, NULL, NULL);
+    assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - wb - 1);
+    fx_close(&f);
+}
+
+static void test_global_is_exact(void **state)
+{
+    (void)state;
+    tg_limiter_options o;
+    base_opts(&o);
+    o.global.per_minute = 60;
+    o.global.burst = 1000;
+    fx f;
+    fx_open(&f, &o);
+    run r = {.ctx = f.ctx, .scenario = SC_GLOBAL, .attempts = 600};
+    hammer(&r);
+    assert_int_equal(atomic_load(&r.passes), 1000);
+    tg_limit_verdict v = pk(f.ctx, NULL, NULL, NULL);
+    assert_int_equal(v.allowed, 0);
+    assert_int_equal(v.dimension, TG_LIMIT_GLOBAL);
+    assert_int_equal(v.tokens_left, 0);
+    fx_close(&f);
+}
+
+/* ---- mixed traffic ---------------------------------------------------------- */
+
+typedef struct mixed {
+    int shared_tier, own_tier;
+    uint32_t shared_burst, user_burst;
+} mixed;
+
+static void mixed_setup(fx *f, mixed *m, tg_limiter_options *o, uint32_t *attempts)
+{
+    m->own_tier = ratio_tier();
+    m->shared_tier = small_tier();
+    m->shared_burst = tier_ws[m->shared_tier].burst;
+    m->user_burst = tier_user[m->own_tier].burst;
+    fx_open(f, o);
+    assert_int_equal(tg_limiter_set_tier(f->ctx, "mix-shared", m->shared_tier), TG_OK);
+    char ws[32];
+    for (int t = 0; t < THREADS; t++) {
+        snprintf(ws, sizeof ws, "mix-own-%d", t);
+        assert_int_equal(tg_limiter_set_tier(f->ctx, ws, m->own_tier), TG_OK);
+    }
+    /* Half the attempts go to each kind; enough to drain both. */
+    uint32_t half = m->shared_burst / 2 + 8;
+    if (half < 2 * m->user_burst)
+        half = 2 * m->user_burst;
+    *attempts = 2 * half;
+}
+
+static void test_mixed_workspaces_are_exact(void **state)
+{
+    (void)state;
+    tg_limiter_options o;
+    base_opts(&o);
+    fx f;
+    mixed m;
+    uint32_t attempts;
+    mixed_setup(&f, &m, &o, &attempts);
+
+    run r = {.ctx = f.ctx, .scenario = SC_MIXED, .attempts = attempts};
+    hammer(&r);
+    uint32_t shared = 0;
+    for (int t = 0; t < THREADS; t++) {
+        shared += r.shared_ws_passes[t];
+        if (r.own_passes[t] != m.user_burst)
+            fail_msg("thread %d: its own user passed %u times, burst %u", t, r.own_passes[t],
+                     m.user_burst);
+    }
+    assert_int_equal(shared, m.shared_burst);
+    assert_int_equal(atomic_load(&r.passes), m.shared_burst + THREADS * m.user_burst);
+
+    char ws[32];
+    for (int t = 0; t < THREADS; t++) {
+        snprintf(ws, sizeof ws, "mix-own-%d", t);
+        tg_limit_verdict v = pk(f.ctx, ws, NULL, NULL);
+        assert_int_equal(v.tokens_left, tier_ws[m.own_tier].burst - m.user_burst - 1);
+    }
+    tg_limit_verdict v = pk(f.ctx, NULL, NULL, NULL);
+    assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - atomic_load(&r.passes) - 1);
+    fx_close(&f);
+}
+
+/* The same traffic behind one IP whose burst is half of what the
+ * workspaces and users would allow: the IP binds across all of them, and a
+ * check the IP denies takes nothing from the workspace or user. */
+static void test_mixed_behind_one_ip_is_exact(void **state)
+{
+    (void)state;
+    load_tiers();
+    int own = ratio_tier(), sh = small_tier();
+    uint32_t bi = (tier_ws[sh].burst + THREADS * tier_user[own].burst) / 2;
+    if (bi < 1)
+        bi = 1;
+    tg_limiter_options o;
+    base_opts(&o);
+    o.ip.per_minute = 60;
+    o.ip.burst = bi;
+    fx f;
+    mixed m;
+    uint32_t attempts;
+    mixed_setup(&f, &m, &o, &attempts);
+
+    run r = {.ctx = f.ctx, .scenario = SC_MIXED_IP, .attempts = attempts};
+    hammer(&r);
+    assert_int_equal(atomic_load(&r.passes), bi);
+
+    uint32_t shared = 0;
+    char ws[32];
+    for (int t = 0; t < THREADS; t++) {
+        shared += r.shared_ws_passes[t];
+        assert_true(r.own_passes[t] <= m.user_burst);
+        /* what the user and their workspace have left is what passed */
+        snprintf(ws, sizeof ws, "mix-own-%d", t);
+        tg_limit_verdict v = pk(f.ctx, ws, NULL, NULL);
+        assert_int_equal(v.tokens_left, tier_ws[m.own_tier].burst - r.own_passes[t] - 1);
+        if (r.own_passes[t] < m.user_burst) {
+            v = pk(f.ctx, ws, "regular", NULL);
+            assert_int_equal(v.allowed, 1);
+            assert_int_equal(v.tokens_left, m.user_burst - r.own_passes[t] - 1);
+        }
+    }
+    assert_true(shared <= m.shared_burst);
+    if (shared < m.shared_burst) {
+        tg_limit_verdict v = pk(f.ctx, "mix-shared", NULL, NULL);
+        assert_int_equal(v.allowed, 1);
+        assert_int_equal(v.tokens_left, m.shared_burst - shared - 1);
+    }
+    tg_limit_verdict v = pk(f.ctx, NULL, NULL, SHARED_IP);
+    assert_int_equal(v.allowed, 0);
+    assert_int_equal(v.dimension, TG_LIMIT_IP);
+    assert_int_equal(v.tokens_left, 0);
+    v = pk(f.ctx, NULL, NULL, NULL);
+    assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - bi - 1);
+    fx_close(&f);
+}
+
+/* Readers and admin calls race with checks: peek, trust, reset of other
+ * entries, tier changes of another workspace, tracked. Only exactness of the
+ * checked user is asserted; the rest is for ThreadSanitizer. */
+typedef struct churn {
+    tg_ctx *ctx;
+    atomic_int stop;
+    atomic_uint errors;
+} churn;
+
+static void *churner(void *arg)
+{
+    churn *c = arg;
+    char user[32];
+    unsigned i = 0;
+    while (!atomic_load(&c->stop)) {
+        tg_limit_verdict v;
+        tg_limit_verdict_init(&v);
+        size_t n;
+        double t;
+        snprintf(user, sizeof user, "side-%u", i % 64);
+        if (tg_limiter_peek(c->ctx, &v, "hot-ws", "hot", NULL, 1) != TG_OK ||
+            tg_limiter_check(c->ctx, &v, "side-ws", user, "10.0.0.1", 1) != TG_OK ||
+            tg_limiter_adjust_trust(c->ctx, &t, "side-ws", user, (i & 1) ? 0.1 : -0.1) != TG_OK ||
+            tg_limiter_reset(c->ctx, TG_LIMIT_USER, "side-ws", user) != TG_OK ||
+            tg_limiter_reset(c->ctx, TG_LIMIT_IP, NULL, "10.0.0.1") != TG_OK ||
+            tg_limiter_set_tier(c->ctx, "side-ws", (int)(i % TG_TIER_COUNT)) != TG_OK ||
+            tg_limiter_tracked(c->ctx, &n) != TG_OK ||
+            tg_limiter_get_trust(c->ctx, &t, "hot-ws", "hot") != TG_OK)
+            atomic_fetch_add(&c->errors, 1);
+        i++;
+    }
+    return NULL;
+}
+
+static void test_exact_while_admin_calls_race(void **state)
+{
+    (void)state;
+    int T = ratio_tier();
+    tg_limiter_options o;
+    base_opts(&o);
+    fx f;
+    fx_open(&f, &o);
+    assert_int_equal(tg_limiter_set_tier(f.ctx, "hot-ws", T), TG_OK);
+    uint32_t n = tier_user[T].burst;
+    churn c = {.ctx = f.ctx};
+    atomic_init(&c.stop, 0);
+    atomic_init(&c.errors, 0);
+    pthread_t side;
+    assert_int_equal(pthread_create(&side, NULL, churner, &c), 0);
+    run r = {.ctx = f.ctx, .scenario = SC_USER, .attempts = 4 * n + 100};
+    hammer(&r);
+    atomic_store(&c.stop, 1);
+    assert_int_equal(pthread_join(side, NULL), 0);
+    assert_int_equal(atomic_load(&c.errors), 0);
+    assert_int_equal(atomic_load(&r.passes), n);
+    fx_close(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_user_is_exact),
+        cmocka_unit_test(test_ip_is_exact),
+        cmocka_unit_test(test_workspace_is_exact),
+        cmocka_unit_test(test_global_is_exact),
+        cmocka_unit_test(test_mixed_workspaces_are_exact),
+        cmocka_unit_test(test_mixed_behind_one_ip_is_exact),
+        cmocka_unit_test(test_exact_while_admin_calls_race),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
