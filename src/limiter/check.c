@@ -1,0 +1,442 @@
+/*
+ * check.c - tg_limiter_check and tg_limiter_peek.
+ *
+ * One check locks the shards of its user, workspace and IP entries in
+ * increasing shard order, then the global bucket's lock (every caller
+ * takes locks in this order, so there is no deadlock), and decides with
+ * all of them held: a check that passes takes `cost` in every dimension,
+ * a denied one takes nothing anywhere. With N tokens left, exactly N
+ * concurrent checks pass.
+ *
+ * Order of the decision: a running penalty of the user or IP denies
+ * first; then any local bucket short of the cost denies (the dimension
+ * reported is the one that needs longest to refill; the user and IP short
+ * of tokens each count a violation); then shared dimensions spend leased
+ * tokens, taking a new lease from the backend if needed (only when every
+ * local dimension would pass, so denials cost the backend nothing).
+ */
+#include <string.h>
+
+#include "backend.h"
+#include "bucket.h"
+#include "limiter_impl.h"
+
+#define MAXD 4
+
+typedef struct dim {
+    int kind;
+    uint32_t shard; /* unused for the global bucket */
+    uint8_t digest[TG__LDIGEST];
+    tg__lentry *e;
+    tg_limit lim;
+    bool lease;   /* spends leased tokens now (shared, backend not failed) */
+    int64_t have; /* local bucket, units, at `now` */
+    int64_t wait; /* ms until the local bucket covers the cost; 0: it does */
+} dim;
+
+typedef struct op {
+    struct tg_limiter *lim;
+    bool commit;
+    int64_t now;
+    uint32_t cost;
+    int64_t need; /* the cost in units */
+    tg__largs a;
+    dim d[MAXD];
+    int n;
+    uint32_t shards[MAXD - 1]; /* distinct, increasing */
+    int nshards;
+    tg__lentry blank; /* an untracked entry, for peek */
+    tg_limit_verdict v;
+} op;
+
+static bool is_penalizable(int kind)
+{
+    return kind == TG_LIMIT_USER || kind == TG_LIMIT_IP;
+}
+
+bool tg__lentry_evictable(const tg__lentry *e, int64_t now, void *arg)
+{
+    const struct tg_limiter *lim = arg;
+    switch (e->kind) {
+    case TG_LIMIT_WORKSPACE:
+        if (e->tier != TG__LDEFAULT_TIER || e->override != 0)
+            return false;
+        break;
+    case TG_LIMIT_USER:
+        if (e->trust != 0.5)
+            return false;
+        /* fall through */
+    default: {
+        tg__penalty p = tg__lentry_penalty(e);
+        if (!tg__penalty_clear(&lim->o.pen, &p, now))
+            return false;
+    }
+    }
+    return tg__bucket_full(e->tokens, e->last, now, e->rate, e->burst);
+}
+
+/* ---- setup ---- */
+
+static void add_dim(op *o, int kind)
+{
+    dim *d = &o->d[o->n++];
+    memset(d, 0, sizeof *d);
+    d->kind = kind;
+    if (kind == TG_LIMIT_GLOBAL)
+        return;
+    tg__lkey_digest(o->lim, kind, &o->a, d->digest);
+    d->shard = tg__ltable_shard_of(o->lim->table, d->digest);
+    int i = o->nshards;
+    for (int k = 0; k < o->nshards; k++)
+        if (o->shards[k] == d->shard)
+            return;
+    while (i > 0 && o->shards[i - 1] > d->shard) {
+        o->shards[i] = o->shards[i - 1];
+        i--;
+    }
+    o->shards[i] = d->shard;
+    o->nshards++;
+}
+
+static int setup(op *o, const char *ws, const char *user, const char *ip)
+{
+    int rc;
+    if (user && !ws)
+        return tg__error(TG_EINVAL, "limiter: user_id needs a workspace_id");
+    if ((ws && (rc = tg__largs_ws(&o->a, ws))) || (user && (rc = tg__largs_user(&o->a, user))) ||
+        (ip && (rc = tg__largs_ip(&o->a, ip))))
+        return rc;
+    if (user)
+        add_dim(o, TG_LIMIT_USER);
+    if (ws)
+        add_dim(o, TG_LIMIT_WORKSPACE);
+    if (ip)
+        add_dim(o, TG_LIMIT_IP);
+    add_dim(o, TG_LIMIT_GLOBAL);
+    return TG_OK;
+}
+
+static void lock_all(op *o)
+{
+    for (int i = 0; i < o->nshards; i++)
+        tg__ltable_lock(o->lim->table, o->shards[i]);
+    pthread_mutex_lock(&o->lim->global_lock);
+}
+
+static void unlock_all(op *o)
+{
+    pthread_mutex_unlock(&o->lim->global_lock);
+    for (int i = o->nshards - 1; i >= 0; i--) {
+        if (o->commit)
+            tg__ltable_release(o->lim->table, o->shards[i]);
+        tg__ltable_unlock(o->lim->table, o->shards[i]);
+    }
+}
+
+static int lookup(op *o)
+{
+    for (int i = 0; i < o->n; i++) {
+        dim *d = &o->d[i];
+        if (d->kind == TG_LIMIT_GLOBAL) {
+            d->e = &o->lim->global;
+        } else if (o->commit) {
+            int rc = tg__ltable_get(o->lim->table, d->shard, d->digest, d->kind, o->now, &d->e);
+            if (rc)
+                return rc;
+        } else {
+            d->e = tg__ltable_find(o->lim->table, d->shard, d->digest);
+            if (!d->e)
+                d->e = &o->blank;
+        }
+    }
+    return TG_OK;
+}
+
+static const char *dim_name(int kind)
+{
+    switch (kind) {
+    case TG_LIMIT_USER: return "user";
+    case TG_LIMIT_WORKSPACE: return "workspace";
+    case TG_LIMIT_IP: return "ip";
+    default: return "global";
+    }
+}
+
+/* Effective limits; TG_ERANGE if the cost exceeds a burst. */
+static int limits(op *o)
+{
+    const tg__lentry *ws = NULL;
+    for (int i = 0; i < o->n; i++)
+        if (o->d[i].kind == TG_LIMIT_WORKSPACE)
+            ws = o->d[i].e;
+    int tier = ws ? ws->tier : TG__LDEFAULT_TIER;
+    for (int i = 0; i < o->n; i++) {
+        dim *d = &o->d[i];
+        switch (d->kind) {
+        case TG_LIMIT_USER: {
+            tg_limit base = tg__tier_limit(tier, TG_LIMIT_USER);
+            if (ws->override)
+                base = tg__limit_override(base, ws->override);
+            d->lim = tg__limit_scale(base, d->e->trust);
+            break;
+        }
+        case TG_LIMIT_WORKSPACE: d->lim = tg__tier_limit(tier, TG_LIMIT_WORKSPACE); break;
+        case TG_LIMIT_IP: d->lim = o->lim->o.ip; break;
+        default: d->lim = o->lim->o.global; break;
+        }
+        if (o->cost > d->lim.burst)
+            return tg__error(TG_ERANGE,
+                             "limiter: cost %u is above the %s burst of %u: the check could "
+                             "never pass", o->cost, dim_name(d->kind), d->lim.burst);
+    }
+    return TG_OK;
+}
+
+/* ---- the decision ---- */
+
+static uint32_t penalty_level(const op *o, const dim *d)
+{
+    if (!is_penalizable(d->kind))
+        return 0;
+    tg__penalty p = tg__lentry_penalty(d->e);
+    return tg__penalty_level(&o->lim->o.pen, &p, o->now);
+}
+
+static int64_t max_wait(const op *o)
+{
+    int64_t w = 0;
+    for (int i = 0; i < o->n; i++)
+        if (o->d[i].wait > w)
+            w = o->d[i].wait;
+    return w;
+}
+
+static void deny(op *o, const dim *d, int penalized, int64_t retry)
+{
+    o->v.allowed = 0;
+    o->v.dimension = d->kind;
+    o->v.penalized = penalized;
+    o->v.penalty_level = penalty_level(o, d);
+    o->v.limit = d->lim;
+    o->v.tokens_left = d->lease ? tg__lease_pool(d->e, o->now) : tg__bucket_whole(d->have);
+    o->v.retry_after_ms = retry > 0 ? retry : 1;
+}
+
+/* Denied by a running penalty: the one that ends last. */
+static bool deny_penalized(op *o)
+{
+    const dim *worst = NULL;
+    for (int i = 0; i < o->n; i++) {
+        const dim *d = &o->d[i];
+        if (is_penalizable(d->kind) && o->now < d->e->pen_until &&
+            (!worst || d->e->pen_until > worst->e->pen_until))
+            worst = d;
+    }
+    if (!worst)
+        return false;
+    int64_t retry = worst->e->pen_until - o->now, w = max_wait(o);
+    deny(o, worst, 1, retry > w ? retry : w);
+    return true;
+}
+
+/* Counts a violation for `d` (a user or IP short of tokens); true if it
+ * started a penalty period. */
+static bool violate(op *o, dim *d)
+{
+    if (!o->commit || !is_penalizable(d->kind))
+        return false;
+    tg__penalty p = tg__lentry_penalty(d->e);
+    bool started = tg__penalty_violation(&o->lim->o.pen, &p, o->now);
+    tg__lentry_set_penalty(d->e, &p);
+    return started;
+}
+
+/* Denied by local buckets short of the cost. */
+static bool deny_short(op *o)
+{
+    dim *worst = NULL;
+    bool started = false;
+    for (int i = 0; i < o->n; i++) {
+        dim *d = &o->d[i];
+        if (d->wait == 0)
+            continue;
+        if (!worst || d->wait > worst->wait)
+            worst = d;
+        started |= violate(o, d);
+    }
+    if (!worst)
+        return false;
+    if (!started || !deny_penalized(o))
+        deny(o, worst, 0, worst->wait);
+    return true;
+}
+
+static int64_t local_wait(const op *o, const dim *d)
+{
+    return tg__bucket_wait(d->have, d->e->last, o->now, d->lim.per_minute, o->need);
+}
+
+/* Shared dimensions whose pool cannot cover the cost: lease more. */
+static bool deny_shared(op *o)
+{
+    const struct tg_limiter *lim = o->lim;
+    for (int i = 0; i < o->n; i++) {
+        dim *d = &o->d[i];
+        if (!d->lease || tg__lease_pool(d->e, o->now) >= o->cost)
+            continue;
+        if (!o->commit) { /* peek: estimate with the local bucket */
+            d->lease = false;
+            d->wait = local_wait(o, d);
+            if (d->wait > 0) {
+                deny(o, d, 0, d->wait);
+                return true;
+            }
+            continue;
+        }
+        uint8_t key[TG__LKEY_MAX];
+        size_t key_len = tg__lkey_backend(d->kind, &o->a, key);
+        int64_t retry = 0;
+        int r = tg__lease_take(&lim->backend, d->e, key, key_len, d->lim, o->cost,
+                               lim->o.lease_tokens, lim->o.lease_ms, o->now, &retry);
+        if (r == TG__LEASE_OK)
+            continue;
+        if (r == TG__LEASE_FAILED) {
+            d->lease = false;
+            d->wait = local_wait(o, d);
+            if (d->wait == 0)
+                continue;
+            retry = d->wait;
+        }
+        if (!violate(o, d) || !deny_penalized(o))
+            deny(o, d, 0, retry);
+        return true;
+    }
+    return false;
+}
+
+static void allow(op *o)
+{
+    const dim *best = NULL;
+    int64_t best_left = 0;
+    for (int i = 0; i < o->n; i++) {
+        dim *d = &o->d[i];
+        int64_t left;
+        if (d->lease) {
+            left = tg__lease_pool(d->e, o->now) - (int64_t)o->cost;
+            if (o->commit)
+                d->e->pool -= o->cost;
+        } else {
+            left = tg__bucket_whole(d->have - o->need);
+        }
+        /* The local bucket pays in both modes (when leasing it never denies). */
+        d->have = d->have > o->need ? d->have - o->need : 0;
+        if (!best || left < best_left) {
+            best = d;
+            best_left = left;
+        }
+    }
+    o->v.allowed = 1;
+    o->v.dimension = TG_LIMIT_NONE;
+    o->v.penalized = 0;
+    o->v.penalty_level = 0;
+    o->v.limit = best->lim;
+    o->v.tokens_left = (uint32_t)best_left;
+    o->v.retry_after_ms = 0;
+}
+
+static void decide(op *o)
+{
+    uint32_t shared = o->lim->o.shared;
+    for (int i = 0; i < o->n; i++) {
+        dim *d = &o->d[i];
+        d->lease = (shared >> d->kind & 1) && !tg__lease_fallback(d->e, o->now);
+        d->have = tg__bucket_level(d->e->tokens, d->e->last, o->now, d->lim.per_minute,
+                                   d->lim.burst);
+        d->wait = d->lease ? 0 : local_wait(o, d);
+    }
+    if (deny_penalized(o) || deny_short(o) || deny_shared(o))
+        return;
+    allow(o);
+}
+
+/* Writes the refilled (and, if allowed, charged) buckets back. */
+static void settle(op *o)
+{
+    for (int i = 0; i < o->n; i++) {
+        dim *d = &o->d[i];
+        tg__lentry *e = d->e;
+        e->tokens = d->have;
+        if (o->now > e->last)
+            e->last = o->now;
+        e->rate = d->lim.per_minute;
+        e->burst = d->lim.burst;
+    }
+}
+
+static int check_verdict(const tg_limit_verdict *v)
+{
+    if (!v)
+        return tg__error(TG_EINVAL, "limiter: out is NULL");
+    if (v->version < 1 || v->struct_size < sizeof(tg_limit_verdict))
+        return tg__error(TG_EVERSION,
+                         "limiter: out has version %u, struct_size %u: initialise it with "
+                         "tg_limit_verdict_init", v->version, v->struct_size);
+    return TG_OK;
+}
+
+static int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const char *user,
+               const char *ip, uint32_t cost, bool commit)
+{
+    if (!ctx)
+        return tg__error(TG_EINVAL, "limiter: ctx is NULL");
+    int rc = check_verdict(out);
+    if (rc)
+        return rc;
+    if (cost == 0)
+        return tg__error(TG_EINVAL, "limiter: cost is 0");
+    op o;
+    o.lim = tg__ctx_limiter(ctx);
+    o.commit = commit;
+    o.cost = cost;
+    o.need = tg__units(cost);
+    o.n = 0;
+    o.nshards = 0;
+    if ((rc = setup(&o, ws, user, ip)))
+        return rc;
+    if (!commit) {
+        memset(&o.blank, 0, sizeof o.blank);
+        o.blank.tokens = TG__FULL;
+        o.blank.trust = 0.5;
+        o.blank.tier = TG__LDEFAULT_TIER;
+    }
+    tg_limit_verdict_init(&o.v);
+    o.now = tg__ctx_now(ctx);
+
+    lock_all(&o);
+    if (commit)
+        for (int i = 0; i < o.nshards; i++)
+            tg__ltable_sweep(o.lim->table, o.shards[i], o.now, tg__lentry_evictable, o.lim);
+    if (!(rc = lookup(&o)) && !(rc = limits(&o))) {
+        decide(&o);
+        if (commit)
+            settle(&o);
+    }
+    unlock_all(&o);
+    if (rc)
+        return rc;
+    size_t skip = offsetof(tg_limit_verdict, allowed);
+    memcpy((char *)out + skip, (const char *)&o.v + skip, sizeof o.v - skip);
+    return TG_OK;
+}
+
+int tg_limiter_check(tg_ctx *ctx, tg_limit_verdict *out, const char *workspace_id,
+                     const char *user_id, const char *ip, uint32_t cost)
+{
+    return run(ctx, out, workspace_id, user_id, ip, cost, true);
+}
+
+int tg_limiter_peek(tg_ctx *ctx, tg_limit_verdict *out, const char *workspace_id,
+                    const char *user_id, const char *ip, uint32_t cost)
+{
+    return run(ctx, out, workspace_id, user_id, ip, cost, false);
+}

@@ -1,0 +1,84 @@
+/*
+ * limiter_impl.h - what the limiter's own files share: the limiter object,
+ * its resolved options, parsed arguments and keys. Not for other modules
+ * (they use limiter_internal.h).
+ */
+#ifndef TG_LIMITER_IMPL_H
+#define TG_LIMITER_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "limiter_internal.h"
+#include "tenantguard/keyring.h"
+#include "penalty.h"
+#include "table.h"
+
+#define TG__LDEFAULT_TIER TG_TIER_FREE
+#define TG__LMAX_KEYS_LIMIT (1u << 30)
+
+/* Options with every default applied. */
+typedef struct tg__lopts {
+    tg_limit ip, global;
+    uint32_t max_keys;
+    uint32_t idle_evict_ms;
+    tg__penalty_cfg pen;
+    uint32_t shared;       /* bit (1 << TG_LIMIT_*) per dimension kept by the backend */
+    uint32_t lease_tokens; /* 0: burst / 16 of the dimension, at least 1 */
+    uint32_t lease_ms;
+} tg__lopts;
+
+struct tg_limiter {
+    const tg_allocator *alloc;
+    tg__lopts o;
+    tg__ltable *table;
+    uint8_t *hash_key; /* guarded memory: the SipHash key of entry digests */
+    bool has_backend;
+    tg_limiter_backend_ops backend;
+    char pad0[64];
+    pthread_mutex_t global_lock; /* the global bucket has a lock of its own */
+    tg__lentry global;
+    char pad1[64];
+};
+
+/* A check's identifiers, validated. */
+typedef struct tg__largs {
+    const char *ws, *user;
+    size_t ws_len, user_len;
+    uint8_t ip[16];
+    uint8_t ip_len; /* 0 (no IP), 4 or 16 */
+} tg__largs;
+
+/* Longest backend key: "tg:rl:u:" + "255:" + ws + ":" + user. */
+#define TG__LKEY_MAX (8 + 4 + TG_ID_MAX + 1 + TG_ID_MAX)
+
+/* keys.c: validation ("limiter: workspace_id is empty"), digests, keys. */
+int tg__largs_ws(tg__largs *a, const char *ws);
+int tg__largs_user(tg__largs *a, const char *user);
+int tg__largs_ip(tg__largs *a, const char *ip);
+void tg__lkey_digest(const struct tg_limiter *lim, int kind, const tg__largs *a,
+                     uint8_t out[TG__LDIGEST]);
+size_t tg__lkey_backend(int kind, const tg__largs *a, uint8_t out[TG__LKEY_MAX]);
+
+/* tiers.c */
+tg_limit tg__tier_limit(int tier, int dimension);
+
+/* check.c: the evictability test the sweeps use. */
+bool tg__lentry_evictable(const tg__lentry *e, int64_t now, void *lim);
+
+/* Penalty state of an entry, in and out. */
+static inline tg__penalty tg__lentry_penalty(const tg__lentry *e)
+{
+    tg__penalty p = {e->pen_until, e->pen_quiet, e->pen_window, e->violations, e->level};
+    return p;
+}
+static inline void tg__lentry_set_penalty(tg__lentry *e, const tg__penalty *p)
+{
+    e->pen_until = p->until;
+    e->pen_quiet = p->quiet;
+    e->pen_window = p->window;
+    e->violations = p->violations;
+    e->level = (uint8_t)(p->level > TG__PENALTY_LEVEL_MAX ? TG__PENALTY_LEVEL_MAX : p->level);
+}
+
+#endif
