@@ -377,7 +377,10 @@ static int check_verdict(const tg_limit_verdict *v)
 {
     if (!v)
         return tg__error(TG_EINVAL, "limiter: out is NULL");
-    if (v->version < 1 || v->struct_size < sizeof(tg_limit_verdict))
+    /* A struct from older headers is written only as far as its
+     * struct_size reaches; it must at least hold `allowed`. */
+    if (v->version < 1 || v->version > TG_LIMIT_VERDICT_VERSION ||
+        v->struct_size < offsetof(tg_limit_verdict, allowed) + sizeof v->allowed)
         return tg__error(TG_EVERSION,
                          "limiter: out has version %u, struct_size %u: initialise it with "
                          "tg_limit_verdict_init", v->version, v->struct_size);
@@ -425,7 +428,8 @@ static int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const char *u
     if (rc)
         return rc;
     size_t skip = offsetof(tg_limit_verdict, allowed);
-    memcpy((char *)out + skip, (const char *)&o.v + skip, sizeof o.v - skip);
+    size_t size = out->struct_size < sizeof o.v ? out->struct_size : sizeof o.v;
+    memcpy((char *)out + skip, (const char *)&o.v + skip, size - skip);
     return TG_OK;
 }
 
