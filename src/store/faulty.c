@@ -81,6 +81,14 @@ static int f_scan(void *user, tg_store_txn *txn, const uint8_t *lo, size_t lo_le
                     : tg__store_scan(f->inner, txn, lo, lo_len, hi, hi_len, flags, cb, cb_user);
 }
 
+/* Not an operation of tg_store_ops: passed through, never counted or
+ * failed, so the fault-injection counts stay those of the ops. */
+static int f_purge(void *user)
+{
+    faulty *f = user;
+    return tg__store_purge_freed(f->inner);
+}
+
 static void f_close(void *user)
 {
     free(user);
@@ -104,7 +112,7 @@ int tg__store_open_faulty(tg_store **out, tg_store *inner, long fail_at)
         .scan = f_scan, .close = f_close,
     };
     /* Built in, so the inner store's messages and ours pass through. */
-    return tg__store_open_builtin(out, &ops);
+    return tg__store_open_builtin(out, &ops, f_purge);
 }
 
 long tg__store_faulty_count(tg_store *s)

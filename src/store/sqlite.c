@@ -128,6 +128,11 @@ static int configure(sqlite3 *db, const char *path, bool writer, const tg_sqlite
     sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)NULL);
     if (!writer)
         return exec(db, "PRAGMA query_only=1", path);
+    /* Erasure: deleted cells and freed pages are zeroed in every page image
+     * this connection writes (see tg__sqlite_purge_freed for the WAL). */
+    int rc = exec(db, "PRAGMA secure_delete=ON", path);
+    if (rc)
+        return rc;
     return exec(db, o->sync == TG_SQLITE_SYNC_FULL ? "PRAGMA synchronous=FULL"
                                                    : "PRAGMA synchronous=NORMAL", path);
 }
@@ -351,6 +356,36 @@ static void sq_rollback(void *user, tg_store_txn *txn)
     sqlstore *st = user;
     if (txn == &st->txn)
         end_txn(st);
+}
+
+/* ---- erasure ---------------------------------------------------------------------- */
+
+/* secure_delete keeps deleted bytes out of the page images written from now
+ * on, but the -wal file still holds the images written before (and the
+ * database file the pages not yet checkpointed). A TRUNCATE checkpoint
+ * copies the newest images into the database file and empties the WAL.
+ * It waits (busy timeout) for readers and writers of other connections;
+ * if they keep it from finishing, SQLite checkpoints what it can and says
+ * SQLITE_BUSY. */
+int tg__sqlite_purge_freed(void *user)
+{
+    sqlstore *st = user;
+    int rc = tg__gate_begin(&st->gate);
+    if (rc)
+        return rc;
+    if ((rc = writer_ready(st, "purge")) == TG_OK) {
+        int src = sqlite3_wal_checkpoint_v2(st->writer->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                            NULL, NULL);
+        if ((src & 0xFF) == SQLITE_BUSY || (src & 0xFF) == SQLITE_LOCKED)
+            rc = tg__error(TG__PURGE_INCOMPLETE,
+                           "%s: purge: another connection to %s kept its WAL from being fully "
+                           "checkpointed and truncated; deleted data may stay in the -wal file "
+                           "until a later checkpoint", WHO, st->path);
+        else if (src != SQLITE_OK)
+            rc = db_error(st->writer->db, src, "purge (wal_checkpoint)");
+    }
+    tg__gate_end(&st->gate);
+    return rc;
 }
 
 /* ---- operations --------------------------------------------------------------------- */

@@ -16,6 +16,7 @@
 struct tg_store {
     tg_store_ops ops;
     bool host; /* implemented by the host, not built in */
+    int (*purge_freed)(void *user); /* built-ins only; NULL: nothing to purge */
 };
 
 const uint8_t tg__store_empty[1];
@@ -48,7 +49,8 @@ static int check_ops(const tg_store_ops *ops)
     return TG_OK;
 }
 
-static int wrap(tg_store **out, const tg_store_ops *ops, bool host)
+static int wrap(tg_store **out, const tg_store_ops *ops, bool host,
+                int (*purge_freed)(void *user))
 {
     tg_store *s = tg__malloc(tg__default_allocator(), sizeof *s);
     if (!s)
@@ -56,6 +58,7 @@ static int wrap(tg_store **out, const tg_store_ops *ops, bool host)
     /* struct_size >= sizeof: copy the members this build knows. */
     memcpy(&s->ops, ops, sizeof s->ops);
     s->host = host;
+    s->purge_freed = purge_freed;
     *out = s;
     return TG_OK;
 }
@@ -66,20 +69,22 @@ int tg_store_open(tg_store **out, const tg_store_ops *ops)
         return tg__error(TG_EINVAL, "store: out is NULL");
     *out = NULL;
     int rc = check_ops(ops);
-    return rc ? rc : wrap(out, ops, true);
+    return rc ? rc : wrap(out, ops, true, NULL);
 }
 
-int tg__store_open_builtin(tg_store **out, const tg_store_ops *ops)
+int tg__store_open_builtin(tg_store **out, const tg_store_ops *ops,
+                           int (*purge_freed)(void *user))
 {
-    int rc = wrap(out, ops, false);
+    int rc = wrap(out, ops, false, purge_freed);
     if (rc && ops->close)
         ops->close(ops->user);
     return rc;
 }
 
-static int open_builtin_checked(tg_store **out, int rc, const tg_store_ops *ops)
+static int open_builtin_checked(tg_store **out, int rc, const tg_store_ops *ops,
+                                int (*purge_freed)(void *user))
 {
-    return rc ? rc : tg__store_open_builtin(out, ops);
+    return rc ? rc : tg__store_open_builtin(out, ops, purge_freed);
 }
 
 int tg_store_open_memory(tg_store **out)
@@ -88,7 +93,7 @@ int tg_store_open_memory(tg_store **out)
         return tg__error(TG_EINVAL, "store: out is NULL");
     *out = NULL;
     tg_store_ops ops;
-    return open_builtin_checked(out, tg__memory_store_ops(&ops), &ops);
+    return open_builtin_checked(out, tg__memory_store_ops(&ops), &ops, NULL);
 }
 
 void tg_sqlite_options_init(tg_sqlite_options *opts)
@@ -124,7 +129,8 @@ int tg_store_open_sqlite(tg_store **out, const char *path, const tg_sqlite_optio
         o.busy_timeout_ms = opts->busy_timeout_ms;
     }
     tg_store_ops ops;
-    return open_builtin_checked(out, tg__sqlite_store_ops(&ops, path, &o), &ops);
+    return open_builtin_checked(out, tg__sqlite_store_ops(&ops, path, &o), &ops,
+                                tg__sqlite_purge_freed);
 }
 
 void tg_store_close(tg_store *s)
@@ -404,6 +410,12 @@ int tg__store_scan(tg_store *s, tg_store_txn *txn, const uint8_t *lo, size_t lo_
                         .reverse = (flags & TG_STORE_SCAN_REVERSE) != 0 };
     rc = s->ops.scan(s->ops.user, txn, lo, lo_len, hi, hi_len, flags, checked_row, &check);
     return checked_result(s, &check, rc);
+}
+
+int tg__store_purge_freed(tg_store *s)
+{
+    int rc = check_store(s, "purge");
+    return rc || !s->purge_freed ? rc : s->purge_freed(s->ops.user);
 }
 
 size_t tg__store_prefix_end(const uint8_t *prefix, size_t len, uint8_t *out)

@@ -43,6 +43,28 @@ int tg__store_scan(tg_store *s, tg_store_txn *txn, const uint8_t *lo, size_t lo_
                    const uint8_t *hi, size_t hi_len, unsigned flags,
                    tg_store_row_cb cb, void *cb_user);
 
+/*
+ * Erasure support. Called after a commit that deleted or overwrote secrets
+ * (a shredded subject or workspace, a retired key version), it makes the
+ * old bytes unrecoverable from the store's own files as far as the store
+ * can:
+ *  - SQLite: the writer connection runs with PRAGMA secure_delete=ON, so
+ *    deleted cells and freed pages are zeroed in the page images it writes;
+ *    this then runs PRAGMA wal_checkpoint(TRUNCATE), copying the new images
+ *    over the old ones in the database file and emptying the -wal file,
+ *    which still held the old images.
+ *  - memory and host stores: nothing to do here (TG_OK). A host store must
+ *    make its own deletes and overwrites unrecoverable (docs/STORE.md).
+ * Returns TG_OK when done; TG__PURGE_INCOMPLETE (positive, with a message)
+ * when another connection reading or writing the file kept the WAL from
+ * being fully checkpointed and truncated, so old bytes may stay in the -wal
+ * file until a later checkpoint; or a negative TG_E* code. Best effort:
+ * callers do not fail their own operation because of it. Waits for an open
+ * transaction like a NULL-txn write (TG_ESTORE if it is this thread's).
+ */
+#define TG__PURGE_INCOMPLETE 1
+int tg__store_purge_freed(tg_store *s);
+
 /* Compares keys in store order: unsigned bytes, a key before its own
  * extensions (memcmp, then length). */
 static inline int tg__key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
@@ -65,8 +87,10 @@ size_t tg__store_prefix_end(const uint8_t *prefix, size_t len, uint8_t *out);
 
 /* Wraps a built-in implementation: like tg_store_open(), but errors from it
  * pass through untouched because it sets its own detailed messages. On
- * failure ops->close is called. */
-int tg__store_open_builtin(tg_store **out, const tg_store_ops *ops);
+ * failure ops->close is called. `purge_freed` (may be NULL: nothing to do)
+ * implements tg__store_purge_freed, called with ops->user. */
+int tg__store_open_builtin(tg_store **out, const tg_store_ops *ops,
+                           int (*purge_freed)(void *user));
 
 /* The ops a handle was opened with, so a built-in can find its own state. */
 const tg_store_ops *tg__store_ops(const tg_store *s);
@@ -75,6 +99,8 @@ const tg_store_ops *tg__store_ops(const tg_store *s);
  * it; ops->close frees it). */
 int tg__memory_store_ops(tg_store_ops *ops);
 int tg__sqlite_store_ops(tg_store_ops *ops, const char *path, const tg_sqlite_options *opts);
+/* tg__store_purge_freed of the SQLite store; `user` is its ops->user. */
+int tg__sqlite_purge_freed(void *user);
 
 /*
  * The single-writer gate the built-in stores share: at most one write

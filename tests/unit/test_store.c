@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sodium.h>
 #include <sqlite3.h>
 
 #include "store/store_internal.h"
@@ -788,6 +789,111 @@ static void test_sqlite_failed_rollback_leaves_no_transaction(void **state)
     remove_temp(path);
 }
 
+/* Reads a whole file (empty if it does not exist); free() the result. */
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = malloc(1);
+    assert_non_null(buf);
+    if (!f)
+        return buf;
+    uint8_t chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        buf = realloc(buf, *len + n);
+        assert_non_null(buf);
+        memcpy(buf + *len, chunk, n);
+        *len += n;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Whether the bytes occur in the database file or its -wal file. */
+static bool on_disk(const char *path, const uint8_t *needle, size_t n)
+{
+    char wal[4300];
+    const char *files[2] = { path, wal };
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    bool found = false;
+    for (int i = 0; i < 2 && !found; i++) {
+        size_t len;
+        uint8_t *buf = slurp(files[i], &len);
+        for (size_t j = 0; j + n <= len && !found; j++)
+            found = memcmp(buf + j, needle, n) == 0;
+        free(buf);
+    }
+    return found;
+}
+
+/* After tg__store_purge_freed, overwritten and deleted values are in
+ * neither the database file nor the -wal file (secure_delete zeroes them in
+ * new page images, the TRUNCATE checkpoint removes the old images). */
+static void test_sqlite_purge_freed(void **state)
+{
+    (void)state;
+    char *path = temp_path("purge.db");
+    tg_sqlite_options o;
+    tg_sqlite_options_init(&o);
+    o.busy_timeout_ms = 100;
+    tg_store *s;
+    assert_int_equal(tg_store_open_sqlite(&s, path, &o), TG_OK);
+    uint8_t a[48], b[48], c[48];
+    randombytes_buf(a, sizeof a);
+    randombytes_buf(b, sizeof b);
+    randombytes_buf(c, sizeof c);
+    for (int i = 0; i < 20; i++) { /* some neighbours on the same pages */
+        uint8_t k[3] = { 'n', (uint8_t)i, 0 };
+        assert_int_equal(tg__store_put(s, NULL, k, sizeof k, k, sizeof k), TG_OK);
+    }
+    assert_int_equal(tg__store_put(s, NULL, K("overwritten"), a, sizeof a), TG_OK);
+    assert_int_equal(tg__store_put(s, NULL, K("deleted"), b, sizeof b), TG_OK);
+    assert_true(on_disk(path, a, sizeof a));
+    assert_int_equal(tg__store_put(s, NULL, K("overwritten"), K("tombstone")), TG_OK);
+    assert_int_equal(tg__store_del(s, NULL, K("deleted")), TG_OK);
+    assert_int_equal(tg__store_purge_freed(s), TG_OK);
+    assert_false(on_disk(path, a, sizeof a));
+    assert_false(on_disk(path, b, sizeof b));
+    assert_stored(s, "overwritten", "tombstone");
+
+    /* A reader of another connection holding an old snapshot keeps the WAL
+     * from being emptied: the purge says so, and works once it is gone. */
+    assert_int_equal(tg__store_put(s, NULL, K("later"), c, sizeof c), TG_OK);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN; SELECT count(*) FROM kv", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(tg__store_del(s, NULL, K("later")), TG_OK);
+    assert_int_equal(tg__store_purge_freed(s), TG__PURGE_INCOMPLETE);
+    assert_non_null(strstr(errmsg(), "-wal"));
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(tg__store_purge_freed(s), TG_OK);
+    assert_false(on_disk(path, c, sizeof c));
+
+    /* Not in a transaction of one's own; nothing to do for other stores. */
+    tg_store_txn *t;
+    assert_int_equal(tg__store_begin(s, &t), TG_OK);
+    assert_int_equal(tg__store_purge_freed(s), TG_ESTORE);
+    tg__store_rollback(s, t);
+    tg_store_close(s);
+    assert_int_equal(tg__store_purge_freed(NULL), TG_EINVAL);
+    assert_int_equal(tg_store_open_memory(&s), TG_OK);
+    assert_int_equal(tg__store_purge_freed(s), TG_OK);
+    tg_store *f;
+    assert_int_equal(tg__store_open_faulty(&f, s, 1), TG_OK);
+    assert_int_equal(tg__store_purge_freed(f), TG_OK); /* not counted, never failed */
+    assert_int_equal(tg__store_faulty_count(f), 0);
+    tg_store_close(f);
+    tg_store_close(s);
+    host h;
+    s = open_host(&h, NO_BUG); /* a host's own business (docs/STORE.md) */
+    assert_int_equal(tg__store_purge_freed(s), TG_OK);
+    tg_store_close(s);
+    remove_temp(path);
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -1010,6 +1116,7 @@ int main(void)
         cmocka_unit_test(test_sqlite_reopen_keeps_data),
         cmocka_unit_test(test_sqlite_acknowledged_write_survives_crash),
         cmocka_unit_test(test_sqlite_failed_rollback_leaves_no_transaction),
+        cmocka_unit_test(test_sqlite_purge_freed),
         cmocka_unit_test(test_sqlite_rejects_bad_files),
         cmocka_unit_test(test_sqlite_options),
         cmocka_unit_test(test_sqlite_insert_race_two_handles),
