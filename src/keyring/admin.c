@@ -3,7 +3,9 @@
  * transaction (rolled back on any failure, so a failed call changes
  * nothing), followed by a purge of the workspace from this context's cache.
  * Other contexts sharing the store see the change when their cached entries
- * expire (tg_config.key_cache_ttl_ms).
+ * expire (tg_config.key_cache_ttl_ms). After a retirement or a shred has
+ * committed, the store is asked to make the destroyed keys' old bytes
+ * unrecoverable from its files (tg__store_purge_freed).
  */
 #include <string.h>
 
@@ -149,6 +151,14 @@ static int rewrap_subjects(tg_ctx *ctx, tg_keyring *kr, tg_store_txn *txn, const
 
 /* ---- the operations ---- */
 
+/* After a commit that destroyed keys: best effort, the operation has
+ * succeeded either way (an incomplete purge leaves its message). */
+static void purge_destroyed(tg_keyring *kr, int rc)
+{
+    if (rc == TG_OK)
+        (void)tg__store_purge_freed(kr->store);
+}
+
 static int ws_rec_put(tg_keyring *kr, tg_store_txn *txn, const tg__ws *ws, const tg__ws_rec *rec)
 {
     uint8_t key[TG__KR_KEY_MAX], buf[TG__WS_REC_MAX];
@@ -266,6 +276,7 @@ int tg__admin_retire(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, uint32_t ver
     rc = tg__txn_finish(kr->store, txn, rc);
     sodium_memzero(pk, sizeof pk);
     tg__cache_purge_workspace(kr->cache, ws->digest);
+    purge_destroyed(kr, rc);
     return rc;
 }
 
@@ -305,6 +316,7 @@ int tg__admin_shred_subject(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const
     rc = tg__txn_finish(kr->store, txn, rc);
     sodium_memzero(ik, sizeof ik);
     tg__cache_purge_workspace(kr->cache, ws->digest);
+    purge_destroyed(kr, rc);
     return rc;
 }
 
@@ -343,5 +355,6 @@ int tg__admin_shred_workspace(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws)
     }
     rc = tg__txn_finish(kr->store, txn, rc);
     tg__cache_purge_workspace(kr->cache, ws->digest);
+    purge_destroyed(kr, rc);
     return rc;
 }

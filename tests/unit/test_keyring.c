@@ -544,6 +544,102 @@ static void test_many_subjects(void **state)
     tg_store_close(store);
 }
 
+/* ---- erasure on disk ---- */
+
+/* Whether the bytes occur in the SQLite database file or its -wal file. */
+static bool on_disk(const char *db, const uint8_t *needle, size_t n)
+{
+    char path[700];
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s%s", db, i ? "-wal" : "");
+        FILE *f = fopen(path, "rb");
+        if (!f)
+            continue;
+        size_t len = 0, cap = 0, got;
+        uint8_t *buf = NULL, chunk[65536];
+        while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+            if (len + got > cap) {
+                cap = 2 * (len + got);
+                buf = realloc(buf, cap);
+                assert_non_null(buf);
+            }
+            memcpy(buf + len, chunk, got);
+            len += got;
+        }
+        fclose(f);
+        bool found = false;
+        for (size_t j = 0; j + n <= len && !found; j++)
+            found = memcmp(buf + j, needle, n) == 0;
+        free(buf);
+        if (found)
+            return true;
+    }
+    return false;
+}
+
+/* The wrapped key of a keyring record: `skip` header bytes, then `n`. */
+static void wrapped_of(tg_store *store, const uint8_t *key, size_t klen, size_t skip,
+                       uint8_t *out, size_t n)
+{
+    uint8_t rec[1100];
+    size_t len = 0;
+    expect_rc(tg__store_get_buf(store, NULL, key, klen, rec, sizeof rec, &len), TG_OK);
+    assert_int_equal(len, skip + n);
+    memcpy(out, rec + skip, n);
+}
+
+/* Shredding and retiring leave none of the destroyed wrapped keys in the
+ * SQLite store's files: not in freed space of the database file, not in
+ * old page images in the -wal file. */
+static void test_erasure_leaves_no_bytes_on_disk(void **state)
+{
+    (void)state;
+    const char *dir = tgt_tmpdir();
+    char dirbuf[512], db[600];
+    snprintf(dirbuf, sizeof dirbuf, "%s", dir);
+    snprintf(db, sizeof db, "%s/erase.db", dirbuf);
+    tg_store *store = NULL;
+    expect_rc(tg_store_open_sqlite(&store, db, NULL), TG_OK);
+    tg_ctx *ctx = open_ctx(store, NULL, 0, 0);
+    env_t a, b;
+    uint32_t v;
+    seal(ctx, &a, "acme", "alice", "m1", "alice's");
+    seal(ctx, &b, "acme", "bob", "m2", "bob's");
+
+    /* Subject key record: format, state, version u32, u16 len, 72 bytes. */
+    uint8_t key[300], alice[72], v1[72], v2[72], index_key[72];
+    size_t klen = kr_key(key, 4, "acme", a.buf + 16, 16);
+    wrapped_of(store, key, klen, 8, alice, sizeof alice);
+    assert_true(on_disk(db, alice, sizeof alice));
+    expect_rc(tg_keyring_shred_subject(ctx, "acme", "alice"), TG_OK);
+    assert_false(on_disk(db, alice, sizeof alice));
+    expect_rc(open_env(ctx, &a, "acme", "m1", NULL), TG_ESHREDDED);
+
+    /* Version record: format, state, created u64, u16 len, wrapped. */
+    expect_rc(tg_keyring_rotate(ctx, &v, "acme"), TG_OK);
+    uint8_t vsuffix[4];
+    tg__put_u32(vsuffix, 1);
+    klen = kr_key(key, 2, "acme", vsuffix, 4);
+    wrapped_of(store, key, klen, 12, v1, sizeof v1);
+    assert_true(on_disk(db, v1, sizeof v1));
+    expect_rc(tg_keyring_retire(ctx, "acme", 1), TG_OK);
+    assert_false(on_disk(db, v1, sizeof v1));
+    expect_rc(open_env(ctx, &b, "acme", "m2", NULL), TG_ERETIRED);
+
+    /* Shredding the workspace: its versions and its index key. */
+    tg__put_u32(vsuffix, 2);
+    klen = kr_key(key, 2, "acme", vsuffix, 4);
+    wrapped_of(store, key, klen, 12, v2, sizeof v2);
+    klen = kr_key(key, 1, "acme", NULL, 0);
+    wrapped_of(store, key, klen, 16, index_key, sizeof index_key);
+    expect_rc(tg_keyring_shred_workspace(ctx, "acme"), TG_OK);
+    assert_false(on_disk(db, v2, sizeof v2));
+    assert_false(on_disk(db, index_key, sizeof index_key));
+    tg_ctx_close(ctx);
+    tg_store_close(store);
+    tgt_rmtree(dirbuf);
+}
+
 /* ---- bad input ---- */
 
 static void test_bad_input(void **state)
@@ -1029,6 +1125,7 @@ int main(void)
         cmocka_unit_test(test_store_holds_no_subject_ids),
         cmocka_unit_test(test_shred_workspace),
         cmocka_unit_test(test_many_subjects),
+        cmocka_unit_test(test_erasure_leaves_no_bytes_on_disk),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_master_key_file),
         cmocka_unit_test(test_master_key_env),
