@@ -60,7 +60,17 @@ typedef int (*tg_store_row_cb)(void *cb_user, const uint8_t *key, size_t key_len
  * whether it succeeds or fails: rollback() is never called after it.
  *
  * The implementation must be safe to call from several threads at once; a
- * given transaction is used by one thread at a time.
+ * given transaction is used by one thread at a time, not necessarily the
+ * one that began it.
+ *
+ * The built-in stores allow one transaction at a time per handle. While it
+ * is open, NULL-txn writes on that handle (on the memory store, all NULL-txn
+ * operations) wait for it to end, except from the thread holding it: the
+ * one that began it or, after a hand-over, the last one that made an
+ * operation in it. That thread gets TG_ESTORE ("would wait for itself")
+ * instead of deadlocking. A thread given a transaction must make its first
+ * operation in it before any NULL-txn call on the same store, or it waits
+ * for itself (docs/STORE.md).
  */
 typedef struct tg_store_ops {
     uint32_t version;     /* TG_STORE_OPS_VERSION the host was written for */

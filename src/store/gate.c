@@ -35,13 +35,13 @@ void tg__gate_destroy(tg__gate *g)
     pthread_mutex_destroy(&g->mu);
 }
 
-/* With g->mu held: waits for the open transaction to end, unless it is the
- * calling thread's own, which would never end while we wait. */
+/* With g->mu held: waits for the open transaction to end, unless the
+ * calling thread holds it: it would never end while we wait. */
 static int wait_idle(tg__gate *g)
 {
     if (g->busy && pthread_equal(g->owner, pthread_self()))
-        return tg__error(TG_ESTORE, "%s: this thread has a transaction open on this store "
-                                    "and would wait for itself", g->who);
+        return tg__error(TG_ESTORE, "%s: this thread holds the transaction open on this "
+                                    "store and would wait for itself", g->who);
     g->waiters++;
     while (g->busy)
         pthread_cond_wait(&g->idle, &g->mu);
@@ -66,6 +66,13 @@ int tg__gate_begin(tg__gate *g)
     }
     pthread_mutex_unlock(&g->mu);
     return rc;
+}
+
+void tg__gate_hold(tg__gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->owner = pthread_self();
+    pthread_mutex_unlock(&g->mu);
 }
 
 void tg__gate_end(tg__gate *g)

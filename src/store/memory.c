@@ -292,7 +292,10 @@ static void ms_rollback(void *user, tg_store_txn *txn)
 
 static int enter(memstore *ms, tg_store_txn *txn)
 {
-    return txn ? TG_OK : tg__gate_lock(&ms->gate);
+    if (!txn)
+        return tg__gate_lock(&ms->gate);
+    tg__gate_hold(&ms->gate); /* it may have been handed to this thread */
+    return TG_OK;
 }
 
 static void leave(memstore *ms, tg_store_txn *txn)

@@ -282,7 +282,10 @@ static int acquire(sqlstore *st, tg_store_txn *txn, bool write, const char *op, 
     int rc;
     if (txn) {
         *out = st->writer;
-        return own_txn(st, txn, op) ? TG_EINVAL : txn_alive(st, op);
+        if (own_txn(st, txn, op))
+            return TG_EINVAL;
+        tg__gate_hold(&st->gate); /* it may have been handed to this thread */
+        return txn_alive(st, op);
     }
     if (!write)
         return take_reader(st, out);

@@ -6,9 +6,12 @@
  * Transactions: tg__store_commit() ends the transaction whether it succeeds
  * or fails (a failed commit has rolled back); never call tg__store_rollback()
  * after it. After any other operation in a transaction fails, call
- * tg__store_rollback(). While a thread has a transaction open on a built-in
- * store, its NULL-txn writes (and, on the memory store, NULL-txn reads) on
- * that store fail with TG_ESTORE instead of waiting for itself forever.
+ * tg__store_rollback(). While a transaction is open on a built-in store,
+ * NULL-txn writes (and, on the memory store, NULL-txn reads) on that store
+ * wait for it to end, except from the thread holding it, where they fail
+ * with TG_ESTORE instead of waiting for themselves forever. The holder is
+ * the thread that began it or, once it is handed over, the last thread that
+ * made an operation in it (see tg__gate).
  *
  * Scan bounds: a bound of length 0 means no bound, like NULL, so the result
  * of tg__store_prefix_end() can be passed as `hi` directly. Bounds are at
@@ -106,25 +109,36 @@ int tg__sqlite_purge_freed(void *user);
  * The single-writer gate the built-in stores share: at most one write
  * transaction per handle, and a way to run a NULL-txn operation while none
  * is open. `who` names the store in error messages.
+ *
+ * A transaction may move between threads (one at a time, store.h). The
+ * gate takes as its holder the thread that began it, then each thread that
+ * makes an operation in it (the stores call tg__gate_hold), so a thread
+ * that waits for the transaction to end is refused only if it is the one
+ * using it. The gate cannot see a hand-over itself: between the hand-over
+ * and the receiver's first operation in the transaction, the sender still
+ * counts as the holder (docs/STORE.md).
  */
 typedef struct tg__gate {
     pthread_mutex_t mu; /* recursive: a row callback may call the store again */
     pthread_cond_t idle;
     bool busy;          /* a transaction is open */
     int waiters;        /* threads waiting for it to end */
-    pthread_t owner;    /* the thread that opened it */
+    pthread_t owner;    /* the thread holding it (see above) */
     const char *who;
 } tg__gate;
 
 int tg__gate_init(tg__gate *g, const char *who);
 void tg__gate_destroy(tg__gate *g);
 /* Waits until no transaction is open, then marks one open for this thread.
- * TG_ESTORE if this thread already has one open. */
+ * TG_ESTORE if this thread holds the one that is open. */
 int tg__gate_begin(tg__gate *g);
+/* The calling thread makes an operation in the open transaction: it is now
+ * its holder. */
+void tg__gate_hold(tg__gate *g);
 void tg__gate_end(tg__gate *g);
 /* Waits until no transaction is open and returns holding the gate's mutex,
  * so none can begin until tg__gate_unlock(). Nests on one thread. TG_ESTORE
- * if this thread has a transaction open. */
+ * if this thread holds the open transaction. */
 int tg__gate_lock(tg__gate *g);
 void tg__gate_unlock(tg__gate *g);
 

@@ -545,6 +545,92 @@ static void test_memory_same_thread_does_not_deadlock(void **state)
     tg_store_close(s);
 }
 
+/* A transaction handed to another thread: the gate follows it. The thread
+ * now using it gets "would wait for itself" from a NULL-txn call that would
+ * wait for it (instead of waiting forever), and the thread that began it
+ * and handed it over waits for it to end (instead of being refused). */
+static void assert_stored(tg_store *s, const char *key, const char *want);
+
+typedef struct handover {
+    tg_store *s;
+    tg_store_txn *t;
+    bool memory;
+    int put_rc, null_rc, commit_rc;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stage; /* 1: receiver used it; 2: sender about to wait */
+} handover;
+
+static void set_stage(handover *h, int stage)
+{
+    pthread_mutex_lock(&h->mu);
+    h->stage = stage;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void wait_stage(handover *h, int stage)
+{
+    pthread_mutex_lock(&h->mu);
+    while (h->stage < stage)
+        pthread_cond_wait(&h->cv, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void *receive_txn(void *p)
+{
+    handover *h = p;
+    int n = 0;
+    h->put_rc = tg__store_put(h->s, h->t, K("handed"), K("1"));
+    /* Memory store: a NULL-txn read waits for the transaction; SQLite: a
+     * NULL-txn write does (reads go to another connection). */
+    h->null_rc = h->memory ? tg__store_get(h->s, NULL, K("handed"), count_row, &n)
+                           : tg__store_put(h->s, NULL, K("other"), K("2"));
+    set_stage(h, 1);
+    wait_stage(h, 2);
+    usleep(100 * 1000); /* let the sender start waiting */
+    h->commit_rc = tg__store_commit(h->s, h->t);
+    return NULL;
+}
+
+static void handover_on(tg_store *s, bool memory)
+{
+    handover h = { .s = s, .memory = memory, .stage = 0 };
+    pthread_mutex_init(&h.mu, NULL);
+    pthread_cond_init(&h.cv, NULL);
+    pthread_t th;
+    assert_int_equal(tg__store_begin(s, &h.t), TG_OK);
+    assert_int_equal(pthread_create(&th, NULL, receive_txn, &h), 0);
+    wait_stage(&h, 1);
+    set_stage(&h, 2);
+    /* The sender's NULL-txn write waits for the receiver's commit. */
+    assert_int_equal(tg__store_put(s, NULL, K("sender"), K("3")), TG_OK);
+    pthread_join(th, NULL);
+    assert_int_equal(h.put_rc, TG_OK);
+    assert_int_equal(h.null_rc, TG_ESTORE);
+    assert_int_equal(h.commit_rc, TG_OK);
+    assert_stored(s, "handed", "1");
+    assert_stored(s, "sender", "3");
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.mu);
+}
+
+static void test_gate_follows_handed_over_transaction(void **state)
+{
+    (void)state;
+    alarm(60); /* the bug this guards against is a deadlock */
+    tg_store *s;
+    assert_int_equal(tg_store_open_memory(&s), TG_OK);
+    handover_on(s, true);
+    tg_store_close(s);
+    char *path = temp_path("handover.db");
+    assert_int_equal(tg_store_open_sqlite(&s, path, NULL), TG_OK);
+    handover_on(s, false);
+    tg_store_close(s);
+    remove_temp(path);
+    alarm(0);
+}
+
 /* A callback may change the store under a running scan. */
 static int delete_each(void *user, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl)
 {
@@ -1111,6 +1197,7 @@ int main(void)
         cmocka_unit_test(test_host_contract_breaches),
         cmocka_unit_test(test_memory_same_thread_does_not_deadlock),
         cmocka_unit_test(test_memory_scan_survives_changes),
+        cmocka_unit_test(test_gate_follows_handed_over_transaction),
         cmocka_unit_test(test_threads_mix_readers_and_writers),
         cmocka_unit_test(test_faulty_store),
         cmocka_unit_test(test_sqlite_reopen_keeps_data),
