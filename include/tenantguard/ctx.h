@@ -80,8 +80,14 @@ struct tg_limiter_options;
  *   2. `master_key`, 32 bytes given directly (copied into guarded memory);
  *   3. `master_key_path`, a file of 32 raw bytes;
  *   4. the environment variable TENANTGUARD_MASTER_KEY (64 hex digits);
- *   5. the file "<store_path>.key", created with mode 0600 on first use.
- * A key file that other users may read or write is refused (TG_EPERM).
+ *   5. the file "<store_path>.key", created with mode 0600 on first use
+ *      (written to a temporary file, synced, then linked into place, so it
+ *      never exists half-written).
+ * A key file must be a regular file owned by the process's effective user
+ * that group and others may neither read nor write; anything else is refused
+ * (TG_EPERM). The default file must not be a symbolic link (master_key_path
+ * may be one; its target is checked). A key file of another size, or empty,
+ * is TG_EFORMAT: an empty file is never replaced by a new key.
  */
 typedef struct tg_config {
     uint32_t version;     /* TG_CONFIG_VERSION */

@@ -4,11 +4,11 @@
  * wrapping workspace keys with it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -18,15 +18,22 @@
 #define MASTER_BYTES 32
 #define NOT_THERE 1 /* read_key_file: the file does not exist */
 
-/* Reads exactly 32 bytes from a key file only its owner can use.
- * NOT_THERE if it does not exist. */
-static int read_key_file(const char *path, uint8_t *master)
+/* Reads exactly 32 bytes from a key file only its owner can use: a regular
+ * file owned by the effective user, with no permission for group or others.
+ * `follow`: whether the path may be a symbolic link (an explicit
+ * master_key_path may: the host chose it; the default "<store>.key" may not,
+ * as whoever can write its directory could plant one). NOT_THERE if it does
+ * not exist. */
+static int read_key_file(const char *path, uint8_t *master, bool follow)
 {
     /* O_NONBLOCK: opening a FIFO must not hang; it is refused below. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW));
     if (fd < 0) {
         if (errno == ENOENT)
             return NOT_THERE;
+        if (!follow && (errno == ELOOP || errno == EMLINK))
+            return tg__error(TG_EPERM, "keyring: master key file '%s' is a symbolic link; it "
+                                       "must be a regular file", path);
         return tg__error(TG_EPERM, "keyring: cannot open master key file '%s': %s", path,
                          strerror(errno));
     }
@@ -37,11 +44,21 @@ static int read_key_file(const char *path, uint8_t *master)
                        strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
         rc = tg__error(TG_EPERM, "keyring: master key file '%s' is not a regular file", path);
+    } else if (st.st_uid != geteuid()) {
+        rc = tg__error(TG_EPERM,
+                       "keyring: master key file '%s' is owned by uid %lu, not by this process's "
+                       "user (uid %lu); whoever owns it controls the key",
+                       path, (unsigned long)st.st_uid, (unsigned long)geteuid());
     } else if (st.st_mode & 077) {
         rc = tg__error(TG_EPERM,
                        "keyring: master key file '%s' is accessible by group or others "
                        "(mode %04o); it must be 0600 or stricter (chmod 600)",
                        path, (unsigned)(st.st_mode & 0777));
+    } else if (st.st_size == 0) {
+        rc = tg__error(TG_EFORMAT,
+                       "keyring: master key file '%s' is empty; a person must look at it: "
+                       "restore the key from a backup, or delete the file only if nothing was "
+                       "ever encrypted under it (a new key cannot read the old data)", path);
     } else if (st.st_size != MASTER_BYTES) {
         rc = tg__error(TG_EFORMAT,
                        "keyring: master key file '%s' must hold exactly %d raw bytes (it has %lld)",
@@ -61,6 +78,8 @@ static int read_key_file(const char *path, uint8_t *master)
         }
     }
     close(fd);
+    if (rc)
+        sodium_memzero(master, MASTER_BYTES);
     return rc;
 }
 
@@ -77,51 +96,92 @@ static int from_env(const char *hex, uint8_t *master)
     return TG_OK;
 }
 
-static void short_sleep(void)
+/* Writes the whole key to fd, makes it 0600 whatever the umask, and syncs.
+ * 0 or an errno value. */
+static int write_key(int fd, const uint8_t *master)
 {
-    struct timespec ts = {0, 10 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-}
-
-/* Creates `path` (O_EXCL, 0600) holding a fresh random key, or reads the
- * one another process created first. */
-static int create_key_file(const char *path, uint8_t *master)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        if (errno != EEXIST)
-            return tg__error(TG_EPERM, "keyring: cannot create master key file '%s': %s", path,
-                             strerror(errno));
-        /* Someone else is creating it: wait (bounded) until it is complete. */
-        int rc = TG_OK;
-        for (int tries = 0; tries < 100; tries++) {
-            rc = read_key_file(path, master);
-            if (rc != TG_EFORMAT)
-                break;
-            short_sleep();
-        }
-        return rc == NOT_THERE ? tg__error(TG_EPERM, "keyring: master key file '%s' vanished", path)
-                               : rc;
-    }
-    randombytes_buf(master, MASTER_BYTES);
-    errno = 0;
     size_t put = 0;
     while (put < MASTER_BYTES) {
         ssize_t n = write(fd, master + put, MASTER_BYTES - put);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            break;
+            return n < 0 ? errno : EIO;
         put += (size_t)n;
     }
-    int err = put == MASTER_BYTES && fsync(fd) == 0 ? 0 : (errno ? errno : EIO);
+    if (fchmod(fd, 0600) != 0 || fsync(fd) != 0)
+        return errno;
+    return 0;
+}
+
+/* Syncs the directory holding `path` so a new entry in it survives a crash.
+ * `buf` has room for path. 0 or an errno value; EINVAL (a file system that
+ * cannot sync directories) counts as success. */
+static int sync_dir(const char *path, char *buf)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        strcpy(buf, ".");
+    else if (slash == path)
+        strcpy(buf, "/");
+    else {
+        memcpy(buf, path, (size_t)(slash - path));
+        buf[slash - path] = '\0';
+    }
+    int fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return errno;
+    int err = fsync(fd) == 0 || errno == EINVAL ? 0 : errno;
+    close(fd);
+    return err;
+}
+
+/* Creates `path` holding a fresh random key, or reads the one another
+ * process or thread created first. The key is written and synced to a
+ * temporary file in the same directory (`tmp`, a buffer of strlen(path) +
+ * TMP_SUFFIX bytes), then linked to `path`: the name appears complete or
+ * not at all, so nobody can read a half-written key, and a crash leaves at
+ * most a stray temporary file, never an empty key file. link() fails with
+ * EEXIST if someone else won: their key is read instead. */
+#define TMP_SUFFIX (sizeof ".tmp-" + 16)
+static int create_key_file(const char *path, char *tmp, uint8_t *master)
+{
+    uint8_t rnd[8];
+    char hex[2 * sizeof rnd + 1];
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+    size_t n = strlen(path);
+    memcpy(tmp, path, n);
+    memcpy(tmp + n, ".tmp-", 5);
+    memcpy(tmp + n + 5, hex, sizeof hex);
+
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return tg__error(TG_EPERM, "keyring: cannot create master key file '%s' (temporary "
+                                   "file '%s': %s)", path, tmp, strerror(errno));
+    randombytes_buf(master, MASTER_BYTES);
+    int err = write_key(fd, master);
     if (close(fd) != 0 && !err)
         err = errno;
+    const char *step = "write";
+    if (!err && link(tmp, path) != 0) {
+        err = errno;
+        step = "link";
+    }
+    unlink(tmp);
+    if (err == EEXIST) {
+        /* Another process or thread created it first: use theirs. */
+        int rc = read_key_file(path, master, false);
+        return rc == NOT_THERE ? tg__error(TG_EPERM, "keyring: master key file '%s' vanished",
+                                           path)
+                               : rc;
+    }
+    if (!err && (err = sync_dir(path, tmp)) != 0)
+        step = "sync the directory of";
     if (err) {
-        unlink(path);
         sodium_memzero(master, MASTER_BYTES);
-        return tg__error(TG_EPERM, "keyring: cannot write master key file '%s': %s", path,
-                         strerror(err));
+        return tg__error(TG_EPERM, "keyring: cannot create master key file '%s' (%s: %s)", path,
+                         step, strerror(err));
     }
     return TG_OK;
 }
@@ -132,14 +192,16 @@ static int from_default_file(const tg_config *cfg, const tg_allocator *a, uint8_
         return tg__error(TG_EINVAL, "no root key: set kms, master_key, master_key_path or %s",
                          TG_MASTER_KEY_ENV);
     size_t n = strlen(cfg->store_path);
-    char *path = tg__malloc(a, n + sizeof ".key");
+    size_t path_size = n + sizeof ".key";
+    /* The key file's name, then room for the temporary file's name. */
+    char *path = tg__malloc(a, 2 * path_size + TMP_SUFFIX);
     if (!path)
         return TG_ENOMEM;
     memcpy(path, cfg->store_path, n);
     memcpy(path + n, ".key", sizeof ".key");
-    int rc = read_key_file(path, master);
+    int rc = read_key_file(path, master, false);
     if (rc == NOT_THERE)
-        rc = create_key_file(path, master);
+        rc = create_key_file(path, path + path_size, master);
     tg__free(a, path);
     return rc;
 }
@@ -158,7 +220,7 @@ int tg__kms_local_load(uint8_t **out_master, const tg_config *cfg, const tg_allo
     } else if (cfg->master_key_path) {
         if (!cfg->master_key_path[0])
             rc = tg__error(TG_EINVAL, "config: master_key_path is empty");
-        else if ((rc = read_key_file(cfg->master_key_path, master)) == NOT_THERE)
+        else if ((rc = read_key_file(cfg->master_key_path, master, true)) == NOT_THERE)
             rc = tg__error(TG_EPERM, "keyring: master key file '%s' does not exist",
                            cfg->master_key_path);
     } else if ((env = getenv(TG_MASTER_KEY_ENV)) != NULL) {

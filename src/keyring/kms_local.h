@@ -13,8 +13,11 @@
 #define TG__KMS_LOCAL_OVERHEAD 40
 
 /* Loads (or, last resort, creates) the master key into guarded memory
- * (freed with tg__secure_free). cfg->kms is not looked at. Errors:
- * TG_EINVAL, TG_EPERM, TG_EFORMAT, TG_ENOMEM. */
+ * (freed with tg__secure_free). cfg->kms is not looked at. Key files must be
+ * regular files owned by the effective user with mode & 077 == 0; the
+ * default one must not be a symbolic link and is created atomically
+ * (temporary file, fsync, link). Errors: TG_EINVAL, TG_EPERM, TG_EFORMAT
+ * (wrong size, or empty), TG_ENOMEM. */
 int tg__kms_local_load(uint8_t **out_master, const tg_config *cfg, const tg_allocator *a);
 
 /* tg_kms_ops members; `user` is the master key. */

@@ -4,8 +4,10 @@
  * root-key sources, a host key service, and the cache's time-to-live
  * across contexts sharing a store.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -906,6 +909,160 @@ static void test_default_key_file_sqlite(void **state)
     tgt_rmtree(dirbuf);
 }
 
+/* The default key file must be a regular file (not a symbolic link, which
+ * whoever can write the directory could plant), owned by this user, with
+ * 32 bytes; an empty one is reported, never overwritten. An explicit
+ * master_key_path may be a symbolic link (the host chose it), but its
+ * target is checked the same way. */
+static void test_default_key_file_checks(void **state)
+{
+    (void)state;
+    const char *dir = tgt_tmpdir();
+    char dirbuf[512], db[600], key[620], real[620];
+    snprintf(dirbuf, sizeof dirbuf, "%s", dir);
+    snprintf(db, sizeof db, "%s/tg.db", dirbuf);
+    snprintf(key, sizeof key, "%s.key", db);
+    snprintf(real, sizeof real, "%s/real.key", dirbuf);
+    unsetenv(TG_MASTER_KEY_ENV);
+    tg_ctx *ctx = NULL;
+
+    /* A symbolic link to a perfectly good key file. */
+    write_file(real, tgt_master_key, 32, 0600);
+    assert_int_equal(symlink(real, key), 0);
+    expect_rc(open_with(&ctx, NULL, db, NULL, NULL), TG_EPERM);
+    assert_non_null(strstr(tg_ctx_errmsg(NULL), "symbolic link"));
+    assert_null(ctx);
+    expect_rc(open_with(&ctx, NULL, db, NULL, key), TG_OK); /* explicit: followed */
+    tg_ctx_close(ctx);
+    unlink(key);
+    /* A dangling one is not replaced by a new key either. */
+    char absent[640];
+    snprintf(absent, sizeof absent, "%s/absent", dirbuf);
+    assert_int_equal(symlink(absent, key), 0);
+    expect_rc(open_with(&ctx, NULL, db, NULL, NULL), TG_EPERM);
+    assert_int_equal(access(absent, F_OK), -1);
+    unlink(key);
+
+    /* Empty: a person must look at it; it is left as it is. */
+    write_file(key, tgt_master_key, 0, 0600);
+    expect_rc(open_with(&ctx, NULL, db, NULL, NULL), TG_EFORMAT);
+    assert_non_null(strstr(tg_ctx_errmsg(NULL), "empty"));
+    struct stat st;
+    assert_int_equal(stat(key, &st), 0);
+    assert_int_equal(st.st_size, 0);
+    unlink(key);
+
+    /* Owned by another user (needs root to arrange). */
+    write_file(key, tgt_master_key, 32, 0600);
+    if (chown(key, 65534, 65534) == 0) {
+        expect_rc(open_with(&ctx, NULL, db, NULL, NULL), TG_EPERM);
+        assert_non_null(strstr(tg_ctx_errmsg(NULL), "owned by uid 65534"));
+        expect_rc(open_with(&ctx, NULL, db, NULL, key), TG_EPERM);
+        expect_rc(open_with(&ctx, NULL, db, NULL, real), TG_OK); /* ours */
+        tg_ctx_close(ctx);
+    } else {
+        fprintf(stderr, "# skipped the other-owner check: chown: %s\n", strerror(errno));
+    }
+    tgt_rmtree(dirbuf);
+}
+
+/* Two openers of a new store at once: exactly one key is created, both use
+ * it, and no temporary file is left behind. Threads, then processes. */
+typedef struct opener {
+    const char *db;
+    pthread_barrier_t *go;
+    tg_ctx *ctx;
+    int rc;
+} opener;
+
+static void *open_concurrently(void *p)
+{
+    opener *o = p;
+    pthread_barrier_wait(o->go);
+    o->rc = open_with(&o->ctx, NULL, o->db, NULL, NULL);
+    return NULL;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, ".key"))
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void test_default_key_file_concurrent_open(void **state)
+{
+    (void)state;
+    const char *dir = tgt_tmpdir();
+    char dirbuf[512], db[600];
+    snprintf(dirbuf, sizeof dirbuf, "%s", dir);
+    unsetenv(TG_MASTER_KEY_ENV);
+    for (int round = 0; round < 20; round++) {
+        snprintf(db, sizeof db, "%s/t%d.db", dirbuf, round);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        opener o[2] = {{db, &go, NULL, -1}, {db, &go, NULL, -1}};
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, open_concurrently, &o[i]), 0);
+        for (int i = 0; i < 2; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        expect_rc(o[0].rc, TG_OK);
+        expect_rc(o[1].rc, TG_OK);
+        env_t e;
+        seal(o[0].ctx, &e, "acme", "alice", "m1", "one key for both");
+        assert_int_equal(open_env(o[1].ctx, &e, "acme", "m1", "one key for both"), TG_OK);
+        tg_ctx_close(o[0].ctx);
+        tg_ctx_close(o[1].ctx);
+    }
+    assert_int_equal(count_entries(dirbuf), 20); /* the keys, no temporary files */
+
+    /* Processes: each child seals a message; the parent opens both. */
+    snprintf(db, sizeof db, "%s/procs.db", dirbuf);
+    env_t e[2];
+    int pipes[2][2];
+    pid_t pid[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pipe(pipes[i]), 0);
+        pid[i] = fork();
+        assert_true(pid[i] >= 0);
+        if (pid[i] == 0) {
+            tg_ctx *ctx = NULL;
+            env_t mine;
+            char id[8];
+            snprintf(id, sizeof id, "p%d", i);
+            if (open_with(&ctx, NULL, db, NULL, NULL) != TG_OK ||
+                tg_keyring_encrypt(ctx, mine.buf, sizeof mine.buf, &mine.len, "acme", "alice",
+                                   id, (const uint8_t *)"hi", 2) != TG_OK ||
+                write(pipes[i][1], &mine, sizeof mine) != (ssize_t)sizeof mine)
+                _exit(1);
+            tg_ctx_close(ctx);
+            _exit(0);
+        }
+        close(pipes[i][1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        int status;
+        assert_int_equal(read(pipes[i][0], &e[i], sizeof e[i]), (ssize_t)sizeof e[i]);
+        close(pipes[i][0]);
+        assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    tg_ctx *ctx = NULL;
+    expect_rc(open_with(&ctx, NULL, db, NULL, NULL), TG_OK);
+    assert_int_equal(open_env(ctx, &e[0], "acme", "p0", "hi"), TG_OK);
+    assert_int_equal(open_env(ctx, &e[1], "acme", "p1", "hi"), TG_OK);
+    tg_ctx_close(ctx);
+    assert_int_equal(count_entries(dirbuf), 21);
+    tgt_rmtree(dirbuf);
+}
+
 /* ---- a host key service ---- */
 
 typedef struct test_kms {
@@ -1130,6 +1287,8 @@ int main(void)
         cmocka_unit_test(test_master_key_file),
         cmocka_unit_test(test_master_key_env),
         cmocka_unit_test(test_default_key_file_sqlite),
+        cmocka_unit_test(test_default_key_file_checks),
+        cmocka_unit_test(test_default_key_file_concurrent_open),
         cmocka_unit_test(test_host_kms),
         cmocka_unit_test(test_cache_ttl_across_contexts),
         cmocka_unit_test(test_hot_path_is_cache_only),
