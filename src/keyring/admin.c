@@ -84,7 +84,7 @@ static int memo_key(tg_ctx *ctx, tg_keyring *kr, tg_store_txn *txn, const tg__ws
     }
     unsigned slot = m->n < 4 ? m->n++ : (m->next++ % 4);
     m->version[slot] = 0;
-    int rc = tg__ws_key_get(ctx, kr, txn, ws, version, m->key[slot]);
+    int rc = tg__ws_key_get(ctx, kr, txn, ws, version, m->key[slot], NULL);
     if (rc == TG_ERETIRED || rc == TG_EKEYVERSION)
         rc = tg__error(TG_ESTORE, "keyring: a subject key of workspace '%s' is wrapped under key "
                                   "version %u, which is gone", ws->id, version);
@@ -256,9 +256,9 @@ int tg__admin_retire(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, uint32_t ver
         rc = tg__error(TG_EINVAL, "keyring: key version %u is the primary of workspace '%s'; "
                                   "rotate before retiring it", version, ws->id);
     if (rc == TG_OK)
-        rc = tg__ws_key_get(ctx, kr, txn, ws, version, pk); /* EKEYVERSION, ERETIRED */
+        rc = tg__ws_key_get(ctx, kr, txn, ws, version, pk, NULL); /* EKEYVERSION, ERETIRED */
     if (rc == TG_OK)
-        rc = tg__ws_key_get(ctx, kr, txn, ws, rec.primary, pk);
+        rc = tg__ws_key_get(ctx, kr, txn, ws, rec.primary, pk, NULL);
     if (rc == TG_OK)
         rc = rewrap_subjects(ctx, kr, txn, ws, version, rec.primary, pk);
     if (rc == TG_OK) {

@@ -73,9 +73,12 @@ int tg__ws_create(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, tg__ws_meta *me
 
 /* Workspace key `version`: TG_EKEYVERSION if it does not exist,
  * TG_ERETIRED if retired. Outside a transaction (txn NULL) it goes through
- * the cache; inside, it reads the transaction's view. */
+ * the cache; inside, it reads the transaction's view. *loaded_at (if not
+ * NULL) receives when the key was read from the store: a cache entry's
+ * stored time, or now. Entries derived from the key must not be cached as
+ * fresher than that. */
 int tg__ws_key_get(tg_ctx *ctx, tg_keyring *kr, tg_store_txn *txn, const tg__ws *ws,
-                   uint32_t version, uint8_t key[TG_KEY_BYTES]);
+                   uint32_t version, uint8_t key[TG_KEY_BYTES], int64_t *loaded_at);
 
 /* Cache metadata of the encrypt (TG__CK_SUBJECT) and decrypt
  * (TG__CK_MESSAGE) entries. */

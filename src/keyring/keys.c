@@ -203,12 +203,14 @@ static int ver_rec_read(tg_keyring *kr, tg_store_txn *txn, const tg__ws *ws, uin
 }
 
 int tg__ws_key_get(tg_ctx *ctx, tg_keyring *kr, tg_store_txn *txn, const tg__ws *ws,
-                   uint32_t version, uint8_t key[TG_KEY_BYTES])
+                   uint32_t version, uint8_t key[TG_KEY_BYTES], int64_t *loaded_at)
 {
     tg__cache_key ck;
     int64_t now = tg__ctx_now(ctx);
+    if (loaded_at)
+        *loaded_at = now;
     tg__cache_key_make(&ck, TG__CK_VERSION, ws->digest, NULL, version);
-    if (!txn && tg__cache_get(kr->cache, &ck, now, key, NULL, NULL))
+    if (!txn && tg__cache_get(kr->cache, &ck, now, key, NULL, loaded_at))
         return TG_OK;
     if (version == 0)
         return tg__error(TG_EKEYVERSION, "keyring: workspace '%s' has no key version 0", ws->id);
@@ -253,7 +255,7 @@ static int subject_key_unwrap(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws,
     const uint8_t *wrap_key = wk;
     int rc = TG_OK;
     if (rec->version != wk_version) {
-        rc = tg__ws_key_get(ctx, kr, NULL, ws, rec->version, other);
+        rc = tg__ws_key_get(ctx, kr, NULL, ws, rec->version, other, NULL);
         if (rc == TG_ERETIRED || rc == TG_EKEYVERSION)
             rc = tg__error(TG_ESTORE, "keyring: a subject key of workspace '%s' is wrapped under "
                                       "key version %u, which is gone", ws->id, rec->version);
@@ -268,9 +270,19 @@ static int subject_key_unwrap(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws,
     return rc;
 }
 
+static int64_t oldest(int64_t a, int64_t b, int64_t c)
+{
+    int64_t m = a < b ? a : b;
+    return m < c ? m : c;
+}
+
 /* Caches the message key of (keyid, version) for decryption and, when
  * subject_digest is given, as that subject's current encryption key.
- * `stored` is when the oldest store data it depends on was read. */
+ * `stored` is when the oldest store data it depends on was read: the
+ * workspace metadata, the key version (perhaps itself from the cache) or
+ * the subject key record, whichever is oldest. An entry derived from a
+ * cached one must not outlive it, or a version retired elsewhere would stay
+ * usable here for up to two TTLs. */
 static void cache_message_key(tg_keyring *kr, const tg__ws *ws, const tg__ws_meta *wm,
                               int64_t stored, uint64_t epoch, const uint8_t *subject_digest,
                               const uint8_t keyid[TG__KR_ID_BYTES], uint32_t version,
@@ -352,7 +364,8 @@ int tg__encrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const char *s
     }
     tg__subject_tag(tag, ik, subject, subject_len);
     sodium_memzero(ik, sizeof ik);
-    if ((rc = tg__ws_key_get(ctx, kr, NULL, ws, primary, wk)))
+    int64_t wk_loaded;
+    if ((rc = tg__ws_key_get(ctx, kr, NULL, ws, primary, wk, &wk_loaded)))
         return rc;
 
     size_t mlen = tg__kr_key(mkey, TG__KR_MAP, ws->id, ws->len, tag, TG__KR_ID_BYTES);
@@ -384,8 +397,8 @@ int tg__encrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const char *s
     }
     if (rc == TG_OK) {
         tg__env_message_key(mk, wk, sk);
-        int64_t stored = now < w_loaded ? now : w_loaded;
-        cache_message_key(kr, ws, wm, stored, epoch, subject_digest, keyid, primary, mk);
+        cache_message_key(kr, ws, wm, oldest(now, w_loaded, wk_loaded), epoch, subject_digest,
+                          keyid, primary, mk);
     }
     sodium_memzero(wk, sizeof wk);
     sodium_memzero(sk, sizeof sk);
@@ -400,7 +413,8 @@ int tg__decrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const tg__ws_
     int64_t now = tg__ctx_now(ctx);
     tg__subj_rec rec;
 
-    int rc = tg__ws_key_get(ctx, kr, NULL, ws, version, wk);
+    int64_t wk_loaded;
+    int rc = tg__ws_key_get(ctx, kr, NULL, ws, version, wk, &wk_loaded);
     if (rc)
         return rc;
     rc = subj_rec_read(kr, NULL, ws, keyid, &rec);
@@ -413,7 +427,7 @@ int tg__decrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const tg__ws_
         rc = subject_key_unwrap(ctx, kr, ws, keyid, &rec, wk, version, sk);
     if (rc == TG_OK) {
         tg__env_message_key(mk, wk, sk);
-        cache_message_key(kr, ws, wm, now < w_loaded ? now : w_loaded, epoch, NULL, keyid,
+        cache_message_key(kr, ws, wm, oldest(now, w_loaded, wk_loaded), epoch, NULL, keyid,
                           version, mk);
     }
     sodium_memzero(wk, sizeof wk);

@@ -67,6 +67,8 @@ static int open_env(tg_ctx *ctx, const env_t *e, const char *ws, const char *msg
     size_t out_len = 12345;
     memset(out, 0xA5, sizeof out);
     int rc = tg_keyring_decrypt(ctx, out, sizeof out, &out_len, ws, msg_id, e->buf, e->len);
+    if (rc == TG_OK && !expect_text)
+        fail_msg("envelope of '%s' decrypted; a failure was expected", msg_id);
     if (rc == TG_OK) {
         assert_int_equal(out_len, strlen(expect_text));
         assert_memory_equal(out, expect_text, out_len);
@@ -973,6 +975,7 @@ typedef struct opener {
     pthread_barrier_t *go;
     tg_ctx *ctx;
     int rc;
+    char msg[512];
 } opener;
 
 static void *open_concurrently(void *p)
@@ -980,6 +983,7 @@ static void *open_concurrently(void *p)
     opener *o = p;
     pthread_barrier_wait(o->go);
     o->rc = open_with(&o->ctx, NULL, o->db, NULL, NULL);
+    snprintf(o->msg, sizeof o->msg, "%s", tg_ctx_errmsg(NULL));
     return NULL;
 }
 
@@ -1006,15 +1010,16 @@ static void test_default_key_file_concurrent_open(void **state)
         snprintf(db, sizeof db, "%s/t%d.db", dirbuf, round);
         pthread_barrier_t go;
         pthread_barrier_init(&go, NULL, 2);
-        opener o[2] = {{db, &go, NULL, -1}, {db, &go, NULL, -1}};
+        opener o[2] = {{db, &go, NULL, -1, ""}, {db, &go, NULL, -1, ""}};
         pthread_t th[2];
         for (int i = 0; i < 2; i++)
             assert_int_equal(pthread_create(&th[i], NULL, open_concurrently, &o[i]), 0);
         for (int i = 0; i < 2; i++)
             pthread_join(th[i], NULL);
         pthread_barrier_destroy(&go);
-        expect_rc(o[0].rc, TG_OK);
-        expect_rc(o[1].rc, TG_OK);
+        for (int i = 0; i < 2; i++)
+            if (o[i].rc != TG_OK)
+                fail_msg("round %d, opener %d: %s: %s", round, i, tg_strerror(o[i].rc), o[i].msg);
         env_t e;
         seal(o[0].ctx, &e, "acme", "alice", "m1", "one key for both");
         assert_int_equal(open_env(o[1].ctx, &e, "acme", "m1", "one key for both"), TG_OK);
@@ -1229,6 +1234,47 @@ static void test_cache_ttl_across_contexts(void **state)
     tg_store_close(store);
 }
 
+/* A message key derived from a cached version key is no fresher than that
+ * version key: another instance stops decrypting a version retired
+ * elsewhere one TTL after the retirement, not up to two. */
+static void test_cache_ttl_counts_from_the_oldest_read(void **state)
+{
+    (void)state;
+    tg_store *store = NULL;
+    tgt_clock clock = {1700000000000};
+    const int64_t t0 = clock.now_ms;
+    expect_rc(tg_store_open_memory(&store), TG_OK);
+    tg_ctx *a = open_ctx(store, &clock, 60000, 0);
+    tg_ctx *b = open_ctx(store, &clock, 60000, 0);
+    env_t e, f;
+    uint32_t v;
+    seal(a, &e, "acme", "alice", "m1", "sealed under version 1");
+    /* b caches the workspace metadata at 0 s and version 1's key at 30 s. */
+    expect_rc(tg_keyring_primary_version(b, &v, "acme"), TG_OK);
+    clock.now_ms = t0 + 30000;
+    assert_int_equal(open_env(b, &e, "acme", "m1", "sealed under version 1"), TG_OK);
+    /* a rotates and retires version 1 at 31 s. */
+    clock.now_ms = t0 + 31000;
+    expect_rc(tg_keyring_rotate(a, &v, "acme"), TG_OK);
+    expect_rc(tg_keyring_retire(a, "acme", 1), TG_OK);
+    expect_rc(open_env(a, &e, "acme", "m1", NULL), TG_ERETIRED);
+    /* At 61 s b reads the metadata again but still has version 1's key:
+     * within one TTL of the retirement it may still decrypt. */
+    clock.now_ms = t0 + 61000;
+    assert_int_equal(open_env(b, &e, "acme", "m1", "sealed under version 1"), TG_OK);
+    /* One TTL after the retirement it must not (it did until 121 s). */
+    clock.now_ms = t0 + 91000;
+    expect_rc(open_env(b, &e, "acme", "m1", NULL), TG_ERETIRED);
+    clock.now_ms = t0 + 120000;
+    expect_rc(open_env(b, &e, "acme", "m1", NULL), TG_ERETIRED);
+    /* b's encryption moved on to version 2 as well. */
+    seal(b, &f, "acme", "alice", "m2", "sealed under version 2");
+    assert_int_equal(env_version(&f), 2);
+    tg_ctx_close(a);
+    tg_ctx_close(b);
+    tg_store_close(store);
+}
+
 /* With warm keys, encrypt and decrypt touch neither the store, nor the
  * allocator, nor the key service. */
 static void test_hot_path_is_cache_only(void **state)
@@ -1291,6 +1337,7 @@ int main(void)
         cmocka_unit_test(test_default_key_file_concurrent_open),
         cmocka_unit_test(test_host_kms),
         cmocka_unit_test(test_cache_ttl_across_contexts),
+        cmocka_unit_test(test_cache_ttl_counts_from_the_oldest_read),
         cmocka_unit_test(test_hot_path_is_cache_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
