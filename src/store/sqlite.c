@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -572,12 +573,36 @@ static int create_schema(sqlite3 *db, const char *path, schema_info *info)
     return rc;
 }
 
-static int enable_wal(sqlite3 *db, const char *path)
+static int64_t monotonic_ms(void)
 {
-    sqlite3_stmt *s;
-    int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Switching a new file to WAL needs an exclusive lock, taken from a shared
+ * one: when another connection is doing the same (two openers of a new
+ * store), SQLite answers SQLITE_BUSY at once rather than calling the busy
+ * handler, which could deadlock. So this retries for up to the busy
+ * timeout itself. */
+static int enable_wal(sqlite3 *db, const char *path, uint32_t timeout_ms)
+{
+    sqlite3_stmt *s = NULL;
+    int rc;
+    int64_t deadline = monotonic_ms() + timeout_ms;
+    for (;;) {
+        rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(s);
+        if ((rc & 0xFF) != SQLITE_BUSY && (rc & 0xFF) != SQLITE_LOCKED)
+            break;
+        if (monotonic_ms() >= deadline)
+            break;
+        sqlite3_finalize(s);
+        s = NULL;
+        struct timespec pause = {0, 2 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
     const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
     int code = mode && strcmp(mode, "wal") == 0 ? TG_OK
                : mode ? tg__error(TG_ESTORE, "%s: %s: cannot use WAL mode (journal mode is %s)",
@@ -590,7 +615,7 @@ static int enable_wal(sqlite3 *db, const char *path)
 
 /* Makes sure `db` is a tenantguard store of a version this build knows,
  * creating the schema in an empty file, and switches it to WAL. */
-static int prepare_schema(sqlite3 *db, const char *path)
+static int prepare_schema(sqlite3 *db, const char *path, uint32_t busy_timeout_ms)
 {
     schema_info info;
     int rc = read_schema(db, path, &info);
@@ -606,7 +631,7 @@ static int prepare_schema(sqlite3 *db, const char *path)
         return tg__error(TG_ESTORE, "%s: %s has an unexpected schema (version %d, %d objects)",
                          WHO, path, info.version, info.objects);
     /* Only now: a file that is not ours is left as it was. */
-    return enable_wal(db, path);
+    return enable_wal(db, path, busy_timeout_ms);
 }
 
 /* ---- lifetime ------------------------------------------------------------------------------ */
@@ -631,7 +656,7 @@ static void sq_close(void *user)
 static int open_writer(sqlstore *st)
 {
     int rc = open_conn(st->path, true, &st->opts, &st->writer);
-    return rc ? rc : prepare_schema(st->writer->db, st->path);
+    return rc ? rc : prepare_schema(st->writer->db, st->path, st->opts.busy_timeout_ms);
 }
 
 int tg__sqlite_store_ops(tg_store_ops *ops, const char *path, const tg_sqlite_options *opts)

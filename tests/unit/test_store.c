@@ -1079,6 +1079,59 @@ static void test_sqlite_rejects_bad_files(void **state)
     expect_open_sqlite("/nonexistent-dir/x/store.db", TG_ESTORE, "cannot open");
 }
 
+/* Several handles opening one new file at the same moment (servers started
+ * together) all succeed: creating the schema and switching to WAL mode race
+ * each other, and the loser must wait rather than fail "database is
+ * locked". */
+#define OPENERS 4
+
+typedef struct first_open {
+    const char *path;
+    pthread_barrier_t *go;
+    tg_store *s;
+    int rc;
+    char msg[512];
+} first_open;
+
+static void *open_new(void *p)
+{
+    first_open *o = p;
+    pthread_barrier_wait(o->go);
+    o->rc = tg_store_open_sqlite(&o->s, o->path, NULL);
+    snprintf(o->msg, sizeof o->msg, "%s", errmsg());
+    return NULL;
+}
+
+static void test_sqlite_concurrent_first_open(void **state)
+{
+    (void)state;
+    char dir[4096], path[4200];
+    snprintf(dir, sizeof dir, "%s", tgt_tmpdir());
+    for (int round = 0; round < 50; round++) {
+        snprintf(path, sizeof path, "%s/new%d.db", dir, round);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, OPENERS);
+        first_open o[OPENERS];
+        pthread_t th[OPENERS];
+        for (int i = 0; i < OPENERS; i++) {
+            o[i] = (first_open){ path, &go, NULL, -1, "" };
+            assert_int_equal(pthread_create(&th[i], NULL, open_new, &o[i]), 0);
+        }
+        for (int i = 0; i < OPENERS; i++)
+            pthread_join(th[i], NULL);
+        pthread_barrier_destroy(&go);
+        for (int i = 0; i < OPENERS; i++)
+            if (o[i].rc != TG_OK)
+                fail_msg("round %d, opener %d: %s", round, i, o[i].msg);
+        assert_int_equal(tg__store_insert(o[0].s, NULL, K("k"), K("v")), TG_OK);
+        for (int i = 0; i < OPENERS; i++) {
+            assert_stored(o[i].s, "k", "v");
+            tg_store_close(o[i].s);
+        }
+    }
+    tgt_rmtree(dir);
+}
+
 /* Two handles on one file, two threads each, insert the same keys: each key
  * has exactly one winner, and holds the winner's value. */
 #define RACE_KEYS 200
@@ -1206,6 +1259,7 @@ int main(void)
         cmocka_unit_test(test_sqlite_purge_freed),
         cmocka_unit_test(test_sqlite_rejects_bad_files),
         cmocka_unit_test(test_sqlite_options),
+        cmocka_unit_test(test_sqlite_concurrent_first_open),
         cmocka_unit_test(test_sqlite_insert_race_two_handles),
         cmocka_unit_test(test_sqlite_insert_race_two_processes),
     };
