@@ -1,27 +1,40 @@
 /* table.c - the limiter's sharded entry table (see table.h). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "table.h"
 #include "bucket.h"
+#include "tenantguard/limiter.h"
 
 #define FREE_KIND 0xFF
 #define MIN_BUCKETS 16u
+#define LINE 64
+
+typedef struct page {
+    tg__lentry *e; /* TG__LPAGE hot parts, 64-byte aligned */
+    tg__lcold *c;  /* TG__LPAGE cold parts */
+    void *raw;     /* what the allocator returned for e */
+} page;
 
 typedef struct shard {
     pthread_mutex_t lock;
-    tg__lentry **pages;
+    page *pages;
     uint32_t npages, pages_cap;
     uint32_t *buckets; /* NULL until the first insert */
     uint32_t mask;     /* buckets - 1 */
     uint32_t count;    /* live entries */
     uint32_t used;     /* entry numbers handed out so far */
     uint32_t free;     /* free list through `chain` */
-    uint32_t newest, oldest;
-    uint32_t cursor;     /* idle sweep position; TG__LNIL: from the oldest */
+    uint32_t hand;     /* CLOCK hand */
+    uint32_t cursor;   /* idle sweep position */
     uint32_t cap;
-    int64_t next_sweep;  /* no entry can be idle before this */
-    char pad[64];        /* keeps two shards' locks off one cache line */
+    int64_t next_sweep;
+    /* Copies of buckets and mask that tg__ltable_prefetch reads without
+     * the lock (only to issue a prefetch, which never faults). */
+    _Atomic(uint32_t *) hint_buckets;
+    _Atomic uint32_t hint_mask;
+    char pad[64]; /* keeps two shards' locks off one cache line */
 } shard;
 
 struct tg__ltable {
@@ -40,7 +53,18 @@ static inline uint64_t load64(const uint8_t *p)
 
 static inline tg__lentry *at(const shard *s, uint32_t i)
 {
-    return &s->pages[i / TG__LPAGE][i % TG__LPAGE];
+    return &s->pages[i / TG__LPAGE].e[i % TG__LPAGE];
+}
+
+static inline tg__lcold *cold_at(const shard *s, uint32_t i)
+{
+    return &s->pages[i / TG__LPAGE].c[i % TG__LPAGE];
+}
+
+static inline tg__lref ref(const shard *s, uint32_t i)
+{
+    tg__lref r = {at(s, i), cold_at(s, i)};
+    return r;
 }
 
 int tg__ltable_open(tg__ltable **out, const tg_allocator *a, uint32_t max_keys,
@@ -51,7 +75,7 @@ int tg__ltable_open(tg__ltable **out, const tg_allocator *a, uint32_t max_keys,
         max_keys = 1;
     if (shards == 0) {
         /* 64 shards, fewer for small caps so that each keeps >= 1024
-         * entries and LRU order stays meaningful. */
+         * entries and eviction order stays meaningful. */
         shards = 64;
         while (shards > 1 && max_keys / shards < 1024)
             shards /= 2;
@@ -66,7 +90,7 @@ int tg__ltable_open(tg__ltable **out, const tg_allocator *a, uint32_t max_keys,
     }
     t->alloc = a;
     t->nshards = shards;
-    t->idle_ms = idle_ms;
+    t->idle_ms = idle_ms ? idle_ms : 1;
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
 #if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
@@ -77,7 +101,7 @@ int tg__ltable_open(tg__ltable **out, const tg_allocator *a, uint32_t max_keys,
         shard *s = &t->shards[i];
         pthread_mutex_init(&s->lock, &attr);
         s->cap = max_keys / shards + (i < max_keys % shards ? 1 : 0);
-        s->free = s->newest = s->oldest = s->cursor = TG__LNIL;
+        s->free = TG__LNIL;
     }
     pthread_mutexattr_destroy(&attr);
     *out = t;
@@ -91,8 +115,10 @@ void tg__ltable_close(tg__ltable *t)
     for (uint32_t i = 0; i < t->nshards; i++) {
         shard *s = &t->shards[i];
         pthread_mutex_destroy(&s->lock);
-        for (uint32_t p = 0; p < s->npages; p++)
-            tg__free(t->alloc, s->pages[p]);
+        for (uint32_t p = 0; p < s->npages; p++) {
+            tg__free(t->alloc, s->pages[p].raw);
+            tg__free(t->alloc, s->pages[p].c);
+        }
         tg__free(t->alloc, s->pages);
         tg__free(t->alloc, s->buckets);
     }
@@ -120,43 +146,14 @@ void tg__ltable_unlock(tg__ltable *t, uint32_t i)
     pthread_mutex_unlock(&t->shards[i].lock);
 }
 
-/* ---- use order ---- */
-
-static void lru_unlink(shard *s, uint32_t i)
-{
-    tg__lentry *e = at(s, i);
-    if (s->cursor == i)
-        s->cursor = e->newer;
-    if (e->newer != TG__LNIL)
-        at(s, e->newer)->older = e->older;
-    else
-        s->newest = e->older;
-    if (e->older != TG__LNIL)
-        at(s, e->older)->newer = e->newer;
-    else
-        s->oldest = e->newer;
-}
-
-static void lru_push_newest(shard *s, uint32_t i)
-{
-    tg__lentry *e = at(s, i);
-    e->newer = TG__LNIL;
-    e->older = s->newest;
-    if (s->newest != TG__LNIL)
-        at(s, s->newest)->newer = i;
-    s->newest = i;
-    if (s->oldest == TG__LNIL)
-        s->oldest = i;
-}
-
 /* ---- index ---- */
 
-static uint32_t *bucket_of(shard *s, const uint8_t *digest)
+static uint32_t *bucket_of(const shard *s, const uint8_t *digest)
 {
     return &s->buckets[load64(digest) & s->mask];
 }
 
-static uint32_t find_index(shard *s, const uint8_t *digest)
+static uint32_t find_index(const shard *s, const uint8_t *digest)
 {
     if (!s->buckets)
         return TG__LNIL;
@@ -164,6 +161,33 @@ static uint32_t find_index(shard *s, const uint8_t *digest)
         if (memcmp(at(s, i)->digest, digest, TG__LDIGEST) == 0)
             return i;
     return TG__LNIL;
+}
+
+static void publish_hint(shard *s)
+{
+    atomic_store_explicit(&s->hint_mask, s->mask, memory_order_relaxed);
+    atomic_store_explicit(&s->hint_buckets, s->buckets, memory_order_relaxed);
+}
+
+void tg__ltable_prefetch(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__LDIGEST],
+                         int stage)
+{
+#if defined(__GNUC__)
+    const shard *s = &t->shards[shard_no];
+    if (stage == 0) { /* without the lock: the lock's line and the bucket */
+        __builtin_prefetch(&s->lock, 1);
+        uint32_t *b = atomic_load_explicit(&((shard *)s)->hint_buckets, memory_order_relaxed);
+        uint32_t mask = atomic_load_explicit(&((shard *)s)->hint_mask, memory_order_relaxed);
+        if (b)
+            __builtin_prefetch(b + (load64(digest) & mask));
+    } else if (s->buckets) { /* with the lock: the first entry of the bucket */
+        uint32_t i = *bucket_of(s, digest);
+        if (i != TG__LNIL)
+            __builtin_prefetch(at(s, i), 1);
+    }
+#else
+    (void)t; (void)shard_no; (void)digest; (void)stage;
+#endif
 }
 
 /* Doubles the index; on allocation failure keeps the old one (chains only
@@ -180,9 +204,13 @@ static void grow(tg__ltable *t, shard *s)
     uint32_t *old = s->buckets;
     s->buckets = nb;
     s->mask = n * 2 - 1;
-    for (uint32_t i = s->newest; i != TG__LNIL; i = at(s, i)->older) {
-        uint32_t *b = bucket_of(s, at(s, i)->digest);
-        at(s, i)->chain = *b;
+    publish_hint(s);
+    for (uint32_t i = 0; i < s->used; i++) {
+        tg__lentry *e = at(s, i);
+        if (e->kind == FREE_KIND)
+            continue;
+        uint32_t *b = bucket_of(s, e->digest);
+        e->chain = *b;
         *b = i;
     }
     tg__free(t->alloc, old);
@@ -195,7 +223,6 @@ static void remove_index(shard *s, uint32_t i)
     while (*link != i)
         link = &at(s, *link)->chain;
     *link = e->chain;
-    lru_unlink(s, i);
     e->kind = FREE_KIND;
     e->flags = 0;
     e->chain = s->free;
@@ -211,11 +238,11 @@ static uint32_t take_index(tg__ltable *t, shard *s)
         s->free = at(s, i)->chain;
         return i;
     }
-    uint32_t page = s->used / TG__LPAGE;
-    if (page >= s->npages) {
+    uint32_t p = s->used / TG__LPAGE;
+    if (p >= s->npages) {
         if (s->npages == s->pages_cap) {
             uint32_t ncap = s->pages_cap ? s->pages_cap * 2 : 4;
-            tg__lentry **np = tg__malloc(t->alloc, (size_t)ncap * sizeof *np);
+            page *np = tg__malloc(t->alloc, (size_t)ncap * sizeof *np);
             if (!np)
                 return TG__LNIL;
             if (s->npages)
@@ -224,33 +251,64 @@ static uint32_t take_index(tg__ltable *t, shard *s)
             s->pages = np;
             s->pages_cap = ncap;
         }
-        tg__lentry *p = tg__malloc(t->alloc, (size_t)TG__LPAGE * sizeof *p);
-        if (!p)
+        void *raw = tg__malloc(t->alloc, (size_t)TG__LPAGE * sizeof(tg__lentry) + LINE);
+        tg__lcold *cold = raw ? tg__malloc(t->alloc, (size_t)TG__LPAGE * sizeof *cold) : NULL;
+        if (!cold) {
+            tg__free(t->alloc, raw);
             return TG__LNIL;
-        s->pages[s->npages++] = p;
+        }
+        uintptr_t aligned = ((uintptr_t)raw + LINE - 1) & ~(uintptr_t)(LINE - 1);
+        s->pages[s->npages].raw = raw;
+        s->pages[s->npages].e = (tg__lentry *)aligned;
+        s->pages[s->npages].c = cold;
+        s->npages++;
     }
     return s->used++;
 }
 
-tg__lentry *tg__ltable_find(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__LDIGEST])
+/* CLOCK: evicts one unpinned entry; false if it found none. */
+static bool evict_one(shard *s)
+{
+    uint32_t fallback = TG__LNIL;
+    for (int step = 0; step < TG__LCLOCK && s->used > 0; step++) {
+        uint32_t i = s->hand < s->used ? s->hand : 0;
+        s->hand = i + 1;
+        tg__lentry *e = at(s, i);
+        if (e->kind == FREE_KIND || (e->flags & TG__LF_PINNED))
+            continue;
+        if (!(e->flags & TG__LF_REF)) {
+            remove_index(s, i);
+            return true;
+        }
+        e->flags &= (uint8_t)~TG__LF_REF;
+        if (fallback == TG__LNIL)
+            fallback = i;
+    }
+    if (fallback == TG__LNIL)
+        return false;
+    remove_index(s, fallback);
+    return true;
+}
+
+bool tg__ltable_find(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__LDIGEST],
+                     tg__lref *out)
 {
     shard *s = &t->shards[shard_no];
     uint32_t i = find_index(s, digest);
-    return i == TG__LNIL ? NULL : at(s, i);
+    if (i == TG__LNIL)
+        return false;
+    *out = ref(s, i);
+    return true;
 }
 
 int tg__ltable_get(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__LDIGEST], int kind,
-                   int64_t now, tg__lentry **out)
+                   int64_t now, tg__lref *out)
 {
     shard *s = &t->shards[shard_no];
     uint32_t i = find_index(s, digest);
     if (i != TG__LNIL) {
-        if (s->newest != i) {
-            lru_unlink(s, i);
-            lru_push_newest(s, i);
-        }
-        at(s, i)->flags |= TG__LF_PINNED;
-        *out = at(s, i);
+        at(s, i)->flags |= TG__LF_PINNED | TG__LF_REF;
+        *out = ref(s, i);
         return TG_OK;
     }
     if (!s->buckets) {
@@ -259,37 +317,38 @@ int tg__ltable_get(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__LD
             return TG_ENOMEM;
         memset(s->buckets, 0xFF, MIN_BUCKETS * sizeof *s->buckets);
         s->mask = MIN_BUCKETS - 1;
+        publish_hint(s);
     }
-    if (s->count >= s->cap && s->oldest != TG__LNIL && !(at(s, s->oldest)->flags & TG__LF_PINNED))
-        remove_index(s, s->oldest);
+    if (s->count >= s->cap)
+        evict_one(s);
     i = take_index(t, s);
     if (i == TG__LNIL)
         return TG_ENOMEM;
     tg__lentry *e = at(s, i);
     memset(e, 0, sizeof *e);
+    memset(cold_at(s, i), 0, sizeof(tg__lcold));
     memcpy(e->digest, digest, TG__LDIGEST);
     e->kind = (uint8_t)kind;
-    e->flags = TG__LF_PINNED;
+    e->flags = TG__LF_PINNED; /* not referenced yet: see CLOCK in table.h */
     e->tokens = TG__FULL;
     e->last = now;
-    e->trust = 0.5;
+    if (kind == TG_LIMIT_USER)
+        e->trust = 0.5;
     uint32_t *b = bucket_of(s, digest);
     e->chain = *b;
     *b = i;
-    lru_push_newest(s, i);
     s->count++;
     if (s->count > s->mask + 1)
         grow(t, s);
-    *out = e;
+    *out = ref(s, i);
     return TG_OK;
 }
 
-void tg__ltable_remove(tg__ltable *t, uint32_t shard_no, tg__lentry *e)
+void tg__ltable_release(tg__ltable *t, uint32_t shard_no)
 {
     shard *s = &t->shards[shard_no];
-    uint32_t i = find_index(s, e->digest);
-    if (i != TG__LNIL)
-        remove_index(s, i);
+    while (s->count > s->cap && evict_one(s))
+        ;
 }
 
 void tg__ltable_sweep(tg__ltable *t, uint32_t shard_no, int64_t now, tg__ltable_evictable fn,
@@ -298,42 +357,23 @@ void tg__ltable_sweep(tg__ltable *t, uint32_t shard_no, int64_t now, tg__ltable_
     shard *s = &t->shards[shard_no];
     if (now < s->next_sweep)
         return;
-    uint32_t i = s->cursor != TG__LNIL ? s->cursor : s->oldest;
-    for (int budget = TG__LSWEEP; budget > 0 && i != TG__LNIL; budget--) {
+    uint32_t n = s->used < TG__LSWEEP ? s->used : TG__LSWEEP;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = s->cursor < s->used ? s->cursor : 0;
+        s->cursor = i + 1;
         tg__lentry *e = at(s, i);
-        if (now < e->last || (uint64_t)now - (uint64_t)e->last < t->idle_ms) {
-            /* Used recently, and so was everything newer: nothing can be
-             * idle before this one is. */
-            s->cursor = TG__LNIL;
-            s->next_sweep = e->last > INT64_MAX - (int64_t)t->idle_ms
-                                ? INT64_MAX
-                                : e->last + (int64_t)t->idle_ms;
-            return;
-        }
-        uint32_t next = e->newer;
-        if (!(e->flags & TG__LF_PINNED) && fn(e, now, arg))
+        if (e->kind == FREE_KIND || (e->flags & TG__LF_PINNED) || now < e->last ||
+            (uint64_t)now - (uint64_t)e->last < t->idle_ms)
+            continue;
+        if (fn(e, cold_at(s, i), now, arg))
             remove_index(s, i);
-        i = next;
     }
-    if (i == TG__LNIL) {
-        /* A whole pass: what is left is kept on purpose (settings, trust,
-         * penalties, buckets still filling). Look again in a while. */
-        s->cursor = TG__LNIL;
-        s->next_sweep = now > INT64_MAX - (int64_t)t->idle_ms ? INT64_MAX
-                                                               : now + (int64_t)t->idle_ms;
-    } else {
-        s->cursor = i;
-    }
-}
-
-void tg__ltable_release(tg__ltable *t, uint32_t shard_no)
-{
-    shard *s = &t->shards[shard_no];
-    for (uint32_t i = s->newest; i != TG__LNIL && (at(s, i)->flags & TG__LF_PINNED);
-         i = at(s, i)->older)
-        at(s, i)->flags &= (uint8_t)~TG__LF_PINNED;
-    while (s->count > s->cap && s->oldest != TG__LNIL)
-        remove_index(s, s->oldest);
+    /* Pace the cursor so that a whole pass takes about idle_ms / 2. */
+    uint64_t passes = s->count / TG__LSWEEP + 1;
+    int64_t wait = (int64_t)((t->idle_ms / 2) / passes);
+    if (wait < 1)
+        wait = 1;
+    s->next_sweep = now > INT64_MAX - wait ? INT64_MAX : now + wait;
 }
 
 size_t tg__ltable_count(tg__ltable *t)
@@ -348,7 +388,7 @@ size_t tg__ltable_count(tg__ltable *t)
 }
 
 void tg__ltable_shard_stats(tg__ltable *t, uint32_t shard_no, uint32_t *entries,
-                            uint32_t *buckets, uint32_t *cap)
+                            uint32_t *buckets, uint32_t *cap, uint32_t *slots)
 {
     shard *s = &t->shards[shard_no];
     if (entries)
@@ -357,4 +397,6 @@ void tg__ltable_shard_stats(tg__ltable *t, uint32_t shard_no, uint32_t *entries,
         *buckets = s->buckets ? s->mask + 1 : 0;
     if (cap)
         *cap = s->cap;
+    if (slots)
+        *slots = s->npages * TG__LPAGE;
 }

@@ -6,23 +6,28 @@
  * holds identifiers. The digest's first 8 bytes pick the hash bucket, the
  * next 8 the shard. Each shard has its own mutex, a chained hash index (a
  * power-of-two array of 32-bit entry numbers, doubled when the load passes
- * 1), its entries in fixed pages of TG__LPAGE entries (so an entry never
- * moves while its shard is locked), a free list, and a doubly linked list
- * in order of use for LRU eviction.
+ * 1), and its entries in pages of TG__LPAGE (an entry never moves; freed
+ * entries are reused). An entry is 96 bytes in two parts (see below).
  *
- * Eviction:
+ * Eviction, with bounded work per call and no list to maintain on the hot
+ * path:
  *  - at the cap: a shard holds at most `cap` entries (max_keys split evenly
- *    across shards); inserting into a full shard drops its least recently
- *    used entry, unless that entry is pinned by the running operation (then
- *    the shard is over its cap until tg__ltable_release trims it);
- *  - when idle: tg__ltable_sweep walks a cursor from the least recently used
- *    end, at most TG__LSWEEP entries a call, removing those the caller's
- *    predicate calls evictable. It stops at the first entry used within
- *    `idle_ms` (every newer one was used later) and then sleeps until that
- *    entry could go idle, so a sweep costs one comparison most of the time.
+ *    across shards). Inserting into a full shard evicts by CLOCK, the
+ *    classic approximation of least-recently-used: a hand walks the
+ *    entries, clearing the "referenced" bit each use of an entry sets, and
+ *    evicts the first entry found unreferenced (after TG__LCLOCK steps,
+ *    the first it cleared). A new entry starts unreferenced, so a flood of
+ *    one-off keys evicts itself before established ones. Entries pinned by
+ *    the running operation are skipped (the shard may then exceed its cap
+ *    until tg__ltable_release trims it).
+ *  - when idle: tg__ltable_sweep visits TG__LSWEEP entries from a cursor
+ *    that walks the shard, removing those the caller's predicate calls
+ *    evictable; it runs at most so often that a whole pass of the shard
+ *    takes about idle_ms / 2, so an entry goes within about 1.5 x idle_ms
+ *    of its last use, provided checks keep reaching its shard.
  *
- * Every function except open, close, count and shard_of needs the shard's
- * lock held by the caller.
+ * Every function except open, close, count, shards and shard_of needs the
+ * shard's lock held by the caller.
  */
 #ifndef TG_LIMITER_TABLE_H
 #define TG_LIMITER_TABLE_H
@@ -33,43 +38,60 @@
 #include "../core/core.h"
 
 #define TG__LDIGEST 16
-#define TG__LPAGE 256 /* entries per page */
-#define TG__LSWEEP 16 /* entries a sweep may visit per call */
+#define TG__LPAGE 256  /* entries per page */
+#define TG__LSWEEP 16  /* entries a sweep visits */
+#define TG__LCLOCK 64  /* steps of the CLOCK hand per eviction, at most */
 #define TG__LNIL UINT32_MAX
 
 /* flags */
 #define TG__LF_PINNED 1u   /* used by the running operation */
-#define TG__LF_FALLBACK 2u /* shared dimension whose backend failed */
+#define TG__LF_REF 2u      /* used since the CLOCK hand last passed */
+#define TG__LF_FALLBACK 4u /* shared dimension whose backend failed */
 
+/* An entry is split in two: the hot part, one 64-byte-aligned cache line,
+ * holds everything an allowed check reads and writes; the cold part holds
+ * penalty details and leases, read only on denials, sweeps and shared
+ * dimensions. */
 typedef struct tg__lentry {
     uint8_t digest[TG__LDIGEST];
-    int64_t tokens;      /* bucket level in units at `last`; TG__FULL: full */
-    int64_t last;        /* ms of the last refill; idleness counts from here */
-    int64_t pen_until;   /* penalty state (users and IPs), see penalty.h */
-    int64_t pen_quiet;
-    int64_t pen_window;
-    double trust;        /* users: trust score, 0.5 by default */
-    int64_t lease_until; /* shared dimension: end of the lease, or in fallback
-                            when to try the backend again */
+    int64_t tokens;    /* bucket level in units at `last`; TG__FULL: full */
+    int64_t last;      /* ms of the last refill; idleness counts from here */
+    int64_t pen_until; /* users and IPs: end of the penalty period */
+    union {
+        double trust; /* users: trust score, 0.5 by default */
+        struct {
+            uint32_t override;       /* workspaces: per-user rate, 0 = the tier's */
+            uint32_t override_burst; /* and its burst (from the tier's ratio) */
+        };
+    };
     uint32_t rate, burst; /* the limit last applied (for the idle test) */
     uint32_t chain;       /* next entry in the hash bucket, or in the free list */
-    uint32_t newer, older; /* use order */
-    uint32_t pool;        /* shared dimension: leased whole tokens left */
-    union {
-        uint32_t violations; /* users and IPs: in the current window */
-        uint32_t override;   /* workspaces: per-user rate, 0 = the tier's */
-    };
-    uint8_t kind;  /* TG_LIMIT_*; 0xFF when free */
-    uint8_t flags; /* TG__LF_* */
-    uint8_t level; /* penalty level */
-    uint8_t tier;  /* workspaces: TG_TIER_* */
+    uint8_t kind;         /* TG_LIMIT_*; 0xFF when free */
+    uint8_t flags;        /* TG__LF_* */
+    uint8_t level;        /* users and IPs: penalty level */
+    uint8_t tier;         /* workspaces: TG_TIER_* */
 } tg__lentry;
+
+typedef struct tg__lcold {
+    int64_t pen_quiet;   /* users and IPs: see penalty.h */
+    int64_t pen_window;
+    int64_t lease_until; /* shared dimension: end of the lease, or in fallback
+                            when to try the backend again */
+    uint32_t pool;       /* shared dimension: leased whole tokens left */
+    uint32_t violations; /* users and IPs: in the current window */
+} tg__lcold;
+
+/* Both parts of one entry. */
+typedef struct tg__lref {
+    tg__lentry *e;
+    tg__lcold *c;
+} tg__lref;
 
 typedef struct tg__ltable tg__ltable;
 
 /* Upper bound of the bytes one entry costs: itself plus its share of the
  * hash index when the load is lowest (1/2, just after a doubling). */
-#define TG__LBYTES_PER_KEY (sizeof(tg__lentry) + 2 * sizeof(uint32_t))
+#define TG__LBYTES_PER_KEY (sizeof(tg__lentry) + sizeof(tg__lcold) + 2 * sizeof(uint32_t))
 
 /* Sets up an empty table: max_keys >= 1 entries in all; `shards` a power of
  * two (0: chosen from max_keys). Allocates only the shard array; the rest
@@ -83,32 +105,45 @@ uint32_t tg__ltable_shard_of(const tg__ltable *t, const uint8_t digest[TG__LDIGE
 void tg__ltable_lock(tg__ltable *t, uint32_t shard);
 void tg__ltable_unlock(tg__ltable *t, uint32_t shard);
 
-/* The entry with `digest`, or NULL. Does not change the use order. */
-tg__lentry *tg__ltable_find(tg__ltable *t, uint32_t shard, const uint8_t digest[TG__LDIGEST]);
+/* Starts loading what a lookup of `digest` will read, so that the lookups
+ * of one check overlap: stage 0, before taking the lock, the lock's cache
+ * line and the hash bucket; stage 1, with the lock held, the bucket's
+ * first entry. */
+void tg__ltable_prefetch(tg__ltable *t, uint32_t shard, const uint8_t digest[TG__LDIGEST],
+                         int stage);
 
-/* The entry with `digest`, created if absent (zeroed, then kind, digest,
- * tokens = TG__FULL, last = now, trust = 0.5): made the most recently used
- * and pinned until tg__ltable_release. TG_ENOMEM (nothing changed). */
+/* The entry with `digest` in *out and true, or false. Changes nothing. */
+bool tg__ltable_find(tg__ltable *t, uint32_t shard, const uint8_t digest[TG__LDIGEST],
+                     tg__lref *out);
+
+/* The entry with `digest`, marked used and pinned (the caller unpins it
+ * with tg__lentry_unpin before tg__ltable_release), created if absent:
+ * zeroed, then kind, digest, tokens = TG__FULL, last = now, and for a user
+ * trust = 0.5. TG_ENOMEM (nothing created). */
 int tg__ltable_get(tg__ltable *t, uint32_t shard, const uint8_t digest[TG__LDIGEST], int kind,
-                   int64_t now, tg__lentry **out);
+                   int64_t now, tg__lref *out);
 
-/* Removes an entry. */
-void tg__ltable_remove(tg__ltable *t, uint32_t shard, tg__lentry *e);
+static inline void tg__lentry_unpin(tg__lentry *e)
+{
+    e->flags &= (uint8_t)~TG__LF_PINNED;
+}
 
-/* Idle eviction (see above). */
-typedef bool (*tg__ltable_evictable)(const tg__lentry *e, int64_t now, void *arg);
+/* Ends an operation on the shard: trims it to its cap. */
+void tg__ltable_release(tg__ltable *t, uint32_t shard);
+
+/* Idle eviction (see above); `fn` is only asked about entries idle for
+ * idle_ms and not pinned. */
+typedef bool (*tg__ltable_evictable)(const tg__lentry *e, const tg__lcold *c, int64_t now,
+                                     void *arg);
 void tg__ltable_sweep(tg__ltable *t, uint32_t shard, int64_t now, tg__ltable_evictable fn,
                       void *arg);
-
-/* Ends an operation on the shard: unpins its entries and trims it to its
- * cap. */
-void tg__ltable_release(tg__ltable *t, uint32_t shard);
 
 /* Entries in the whole table (takes each shard's lock in turn). */
 size_t tg__ltable_count(tg__ltable *t);
 
-/* Entries and hash buckets of one shard (lock held), for tests. */
+/* One shard's entries, hash buckets, cap and entry slots allocated (lock
+ * held), for tests. */
 void tg__ltable_shard_stats(tg__ltable *t, uint32_t shard, uint32_t *entries,
-                            uint32_t *buckets, uint32_t *cap);
+                            uint32_t *buckets, uint32_t *cap, uint32_t *slots);
 
 #endif
