@@ -79,17 +79,19 @@ static void enter(admin *ad)
     tg__ltable_lock(ad->lim->table, ad->shard);
 }
 
-static void leave(admin *ad)
+static void leave(admin *ad, tg__lref *r)
 {
+    if (r && r->e)
+        tg__lentry_unpin(r->e);
     tg__ltable_release(ad->lim->table, ad->shard);
     tg__ltable_unlock(ad->lim->table, ad->shard);
 }
 
 /* The entry, created if need be (lock held). */
-static int get(admin *ad, tg__lentry **e)
+static int get(admin *ad, tg__lref *r)
 {
     tg__ltable_sweep(ad->lim->table, ad->shard, ad->now, tg__lentry_evictable, ad->lim);
-    return tg__ltable_get(ad->lim->table, ad->shard, ad->digest, ad->kind, ad->now, e);
+    return tg__ltable_get(ad->lim->table, ad->shard, ad->digest, ad->kind, ad->now, r);
 }
 
 int tg_limiter_reset(tg_ctx *ctx, int dimension, const char *workspace_id, const char *key)
@@ -105,16 +107,25 @@ int tg_limiter_reset(tg_ctx *ctx, int dimension, const char *workspace_id, const
         return TG_OK;
     }
     enter(&ad);
-    tg__lentry *e = tg__ltable_find(ad.lim->table, ad.shard, ad.digest);
-    if (e) {
-        e->tokens = TG__FULL;
+    tg__lref r;
+    if (tg__ltable_find(ad.lim->table, ad.shard, ad.digest, &r)) {
+        r.e->tokens = TG__FULL;
         if (dimension != TG_LIMIT_WORKSPACE) {
             tg__penalty clear = {0, 0, 0, 0, 0};
-            tg__lentry_set_penalty(e, &clear);
+            tg__lentry_set_penalty(r.e, r.c, &clear);
         }
     }
-    leave(&ad);
+    leave(&ad, NULL);
     return TG_OK;
+}
+
+/* A workspace's override and the burst that goes with it in its tier. */
+static void set_override(tg__lentry *e, uint32_t per_minute)
+{
+    e->override = per_minute;
+    e->override_burst =
+        per_minute ? tg__limit_override(tg__tier_limit(e->tier, TG_LIMIT_USER), per_minute).burst
+                   : 0;
 }
 
 int tg_limiter_set_tier(tg_ctx *ctx, const char *workspace_id, int tier)
@@ -125,11 +136,13 @@ int tg_limiter_set_tier(tg_ctx *ctx, const char *workspace_id, int tier)
         return rc;
     if (tier < 0 || tier >= TG_TIER_COUNT)
         return tg__error(TG_EINVAL, "limiter: tier %d is not a TG_TIER_* value", tier);
-    tg__lentry *e;
+    tg__lref r = {NULL, NULL};
     enter(&ad);
-    if (!(rc = get(&ad, &e)))
-        e->tier = (uint8_t)tier;
-    leave(&ad);
+    if (!(rc = get(&ad, &r))) {
+        r.e->tier = (uint8_t)tier;
+        set_override(r.e, r.e->override);
+    }
+    leave(&ad, &r);
     return rc;
 }
 
@@ -142,11 +155,11 @@ int tg_limiter_set_user_limit(tg_ctx *ctx, const char *workspace_id, uint32_t me
     if (messages_per_minute > TG_LIMIT_RATE_MAX)
         return tg__error(TG_ERANGE, "limiter: messages_per_minute %u is above "
                          "TG_LIMIT_RATE_MAX (%u)", messages_per_minute, TG_LIMIT_RATE_MAX);
-    tg__lentry *e;
+    tg__lref r = {NULL, NULL};
     enter(&ad);
-    if (!(rc = get(&ad, &e)))
-        e->override = messages_per_minute;
-    leave(&ad);
+    if (!(rc = get(&ad, &r)))
+        set_override(r.e, messages_per_minute);
+    leave(&ad, &r);
     return rc;
 }
 
@@ -160,8 +173,8 @@ int tg_limiter_get_trust(tg_ctx *ctx, double *out_trust, const char *workspace_i
     if (!out_trust)
         return tg__error(TG_EINVAL, "limiter: get_trust: out_trust is NULL");
     enter(&ad);
-    const tg__lentry *e = tg__ltable_find(ad.lim->table, ad.shard, ad.digest);
-    *out_trust = e ? e->trust : 0.5;
+    tg__lref r;
+    *out_trust = tg__ltable_find(ad.lim->table, ad.shard, ad.digest, &r) ? r.e->trust : 0.5;
     tg__ltable_unlock(ad.lim->table, ad.shard);
     return TG_OK;
 }
@@ -175,11 +188,11 @@ int tg_limiter_set_trust(tg_ctx *ctx, const char *workspace_id, const char *user
         return rc;
     if (!(trust >= 0.0 && trust <= 1.0)) /* false for NaN too */
         return tg__error(TG_EINVAL, "limiter: trust %g is not in [0,1]", trust);
-    tg__lentry *e;
+    tg__lref r = {NULL, NULL};
     enter(&ad);
-    if (!(rc = get(&ad, &e)))
-        e->trust = trust;
-    leave(&ad);
+    if (!(rc = get(&ad, &r)))
+        r.e->trust = trust;
+    leave(&ad, &r);
     return rc;
 }
 
@@ -192,15 +205,15 @@ int tg_limiter_adjust_trust(tg_ctx *ctx, double *out_trust, const char *workspac
         return rc;
     if (delta != delta)
         return tg__error(TG_EINVAL, "limiter: trust delta is NaN");
-    tg__lentry *e;
+    tg__lref r = {NULL, NULL};
     enter(&ad);
-    if (!(rc = get(&ad, &e))) {
-        double t = e->trust + delta;
-        e->trust = t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
+    if (!(rc = get(&ad, &r))) {
+        double t = r.e->trust + delta;
+        r.e->trust = t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
         if (out_trust)
-            *out_trust = e->trust;
+            *out_trust = r.e->trust;
     }
-    leave(&ad);
+    leave(&ad, &r);
     return rc;
 }
 
@@ -216,13 +229,13 @@ int tg_limiter_apply_penalty(tg_ctx *ctx, int dimension, const char *workspace_i
     int rc = prepare(&ad, ctx, "apply_penalty", dimension, workspace_id, key);
     if (rc)
         return rc;
-    tg__lentry *e;
+    tg__lref r = {NULL, NULL};
     enter(&ad);
-    if (!(rc = get(&ad, &e))) {
-        tg__penalty p = tg__lentry_penalty(e);
+    if (!(rc = get(&ad, &r))) {
+        tg__penalty p = tg__lentry_penalty(r.e, r.c);
         tg__penalty_start(&ad.lim->o.pen, &p, ad.now, duration_ms);
-        tg__lentry_set_penalty(e, &p);
+        tg__lentry_set_penalty(r.e, r.c, &p);
     }
-    leave(&ad);
+    leave(&ad, &r);
     return rc;
 }

@@ -15,11 +15,11 @@ uint32_t tg__lease_size(uint32_t lease_tokens, tg_limit lim)
     return n > lim.burst ? lim.burst : n;
 }
 
-int tg__lease_take(const tg_limiter_backend_ops *b, tg__lentry *e, const uint8_t *key,
+int tg__lease_take(const tg_limiter_backend_ops *b, tg__lref r, const uint8_t *key,
                    size_t key_len, tg_limit lim, uint32_t cost, uint32_t lease_tokens,
                    uint32_t lease_ms, int64_t now, int64_t *retry_ms)
 {
-    uint32_t have = tg__lease_pool(e, now);
+    uint32_t have = tg__lease_pool(r, now);
     uint32_t missing = cost > have ? cost - have : 0;
     uint32_t want = tg__lease_size(lease_tokens, lim);
     if (want < missing)
@@ -29,20 +29,20 @@ int tg__lease_take(const tg_limiter_backend_ops *b, tg__lentry *e, const uint8_t
     int rc = b->take(b->user, key, key_len, lim.per_minute, lim.burst, want, now, &granted,
                      &retry);
     if (rc != TG_OK || granted > want || retry < 0) {
-        e->flags |= TG__LF_FALLBACK;
-        e->pool = 0;
-        e->lease_until = add_ms(now, lease_ms); /* when to try the backend again */
+        r.e->flags |= TG__LF_FALLBACK;
+        r.c->pool = 0;
+        r.c->lease_until = add_ms(now, lease_ms); /* when to try the backend again */
         return TG__LEASE_FAILED;
     }
-    e->flags &= (uint8_t)~TG__LF_FALLBACK;
+    r.e->flags &= (uint8_t)~TG__LF_FALLBACK;
     uint64_t pool = (uint64_t)have + granted;
-    e->pool = pool > UINT32_MAX ? UINT32_MAX : (uint32_t)pool;
-    e->lease_until = add_ms(now, lease_ms);
-    if (e->pool >= cost)
+    r.c->pool = pool > UINT32_MAX ? UINT32_MAX : (uint32_t)pool;
+    r.c->lease_until = add_ms(now, lease_ms);
+    if (r.c->pool >= cost)
         return TG__LEASE_OK;
     /* The backend's retry is for `want` tokens; the missing ones alone
      * come back no later than an empty bucket refills them. */
-    int64_t need = tg__bucket_wait(0, now, now, lim.per_minute, tg__units(cost - e->pool));
+    int64_t need = tg__bucket_wait(0, now, now, lim.per_minute, tg__units(cost - r.c->pool));
     *retry_ms = retry > 0 && retry < need ? retry : need;
     if (*retry_ms < 1)
         *retry_ms = 1;

@@ -28,15 +28,15 @@ enum {
 };
 
 /* True if the entry is enforced by its local bucket at `now` (fallback). */
-static inline bool tg__lease_fallback(const tg__lentry *e, int64_t now)
+static inline bool tg__lease_fallback(tg__lref r, int64_t now)
 {
-    return (e->flags & TG__LF_FALLBACK) && now < e->lease_until;
+    return (r.e->flags & TG__LF_FALLBACK) && now < r.c->lease_until;
 }
 
 /* Leased tokens usable at `now`. */
-static inline uint32_t tg__lease_pool(const tg__lentry *e, int64_t now)
+static inline uint32_t tg__lease_pool(tg__lref r, int64_t now)
 {
-    return !(e->flags & TG__LF_FALLBACK) && now < e->lease_until ? e->pool : 0;
+    return !(r.e->flags & TG__LF_FALLBACK) && now < r.c->lease_until ? r.c->pool : 0;
 }
 
 /* Lease size for a dimension of limit `lim`: lease_tokens (0: burst / 16),
@@ -45,7 +45,7 @@ uint32_t tg__lease_size(uint32_t lease_tokens, tg_limit lim);
 
 /* Fills the entry's pool from the backend so that it covers `cost`, if
  * the backend grants enough. */
-int tg__lease_take(const tg_limiter_backend_ops *b, tg__lentry *e, const uint8_t *key,
+int tg__lease_take(const tg_limiter_backend_ops *b, tg__lref r, const uint8_t *key,
                    size_t key_len, tg_limit lim, uint32_t cost, uint32_t lease_tokens,
                    uint32_t lease_ms, int64_t now, int64_t *retry_ms);
 

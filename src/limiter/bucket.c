@@ -22,14 +22,6 @@ int64_t tg__bucket_wait(int64_t have, int64_t last, int64_t now, uint32_t rate, 
     return wait;
 }
 
-uint32_t tg__bucket_whole(int64_t units)
-{
-    if (units <= 0)
-        return 0;
-    int64_t whole = units / TG__UNITS;
-    return whole > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)whole;
-}
-
 bool tg__bucket_full(int64_t tokens, int64_t last, int64_t now, uint32_t rate, uint32_t burst)
 {
     if (tokens == TG__FULL)

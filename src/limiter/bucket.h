@@ -57,7 +57,13 @@ static inline int64_t tg__bucket_level(int64_t tokens, int64_t last, int64_t now
 int64_t tg__bucket_wait(int64_t have, int64_t last, int64_t now, uint32_t rate, int64_t need);
 
 /* Whole tokens in `units`: 0 if negative, at most UINT32_MAX. */
-uint32_t tg__bucket_whole(int64_t units);
+static inline uint32_t tg__bucket_whole(int64_t units)
+{
+    if (units <= 0)
+        return 0;
+    int64_t whole = units / TG__UNITS;
+    return whole > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)whole;
+}
 
 /* True if the bucket is full at `now`. */
 bool tg__bucket_full(int64_t tokens, int64_t last, int64_t now, uint32_t rate, uint32_t burst);

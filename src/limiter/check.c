@@ -27,7 +27,8 @@ typedef struct dim {
     int kind;
     uint32_t shard; /* unused for the global bucket */
     uint8_t digest[TG__LDIGEST];
-    tg__lentry *e;
+    tg__lentry *e; /* the entry's two parts */
+    tg__lcold *c;
     tg_limit lim;
     bool lease;   /* spends leased tokens now (shared, backend not failed) */
     int64_t have; /* local bucket, units, at `now` */
@@ -46,6 +47,7 @@ typedef struct op {
     uint32_t shards[MAXD - 1]; /* distinct, increasing */
     int nshards;
     tg__lentry blank; /* an untracked entry, for peek */
+    tg__lcold blank_cold;
     tg_limit_verdict v;
 } op;
 
@@ -54,7 +56,13 @@ static bool is_penalizable(int kind)
     return kind == TG_LIMIT_USER || kind == TG_LIMIT_IP;
 }
 
-bool tg__lentry_evictable(const tg__lentry *e, int64_t now, void *arg)
+static tg__lref ref_of(const dim *d)
+{
+    tg__lref r = {d->e, d->c};
+    return r;
+}
+
+bool tg__lentry_evictable(const tg__lentry *e, const tg__lcold *c, int64_t now, void *arg)
 {
     const struct tg_limiter *lim = arg;
     switch (e->kind) {
@@ -67,7 +75,7 @@ bool tg__lentry_evictable(const tg__lentry *e, int64_t now, void *arg)
             return false;
         /* fall through */
     default: {
-        tg__penalty p = tg__lentry_penalty(e);
+        tg__penalty p = tg__lentry_penalty(e, c);
         if (!tg__penalty_clear(&lim->o.pen, &p, now))
             return false;
     }
@@ -80,8 +88,10 @@ bool tg__lentry_evictable(const tg__lentry *e, int64_t now, void *arg)
 static void add_dim(op *o, int kind)
 {
     dim *d = &o->d[o->n++];
-    memset(d, 0, sizeof *d);
     d->kind = kind;
+    d->shard = 0;
+    d->e = NULL;
+    d->c = NULL;
     if (kind == TG_LIMIT_GLOBAL)
         return;
     tg__lkey_digest(o->lim, kind, &o->a, d->digest);
@@ -118,6 +128,8 @@ static int setup(op *o, const char *ws, const char *user, const char *ip)
 
 static void lock_all(op *o)
 {
+    for (int i = 0; i < o->n - 1; i++) /* all but the global bucket */
+        tg__ltable_prefetch(o->lim->table, o->d[i].shard, o->d[i].digest, 0);
     for (int i = 0; i < o->nshards; i++)
         tg__ltable_lock(o->lim->table, o->shards[i]);
     pthread_mutex_lock(&o->lim->global_lock);
@@ -126,6 +138,10 @@ static void lock_all(op *o)
 static void unlock_all(op *o)
 {
     pthread_mutex_unlock(&o->lim->global_lock);
+    if (o->commit)
+        for (int i = 0; i < o->n; i++)
+            if (o->d[i].kind != TG_LIMIT_GLOBAL && o->d[i].e)
+                tg__lentry_unpin(o->d[i].e);
     for (int i = o->nshards - 1; i >= 0; i--) {
         if (o->commit)
             tg__ltable_release(o->lim->table, o->shards[i]);
@@ -135,19 +151,25 @@ static void unlock_all(op *o)
 
 static int lookup(op *o)
 {
+    /* Every entry is on its way before the first is read. */
+    for (int i = 0; i < o->n - 1; i++) /* all but the global bucket */
+        tg__ltable_prefetch(o->lim->table, o->d[i].shard, o->d[i].digest, 1);
     for (int i = 0; i < o->n; i++) {
         dim *d = &o->d[i];
+        tg__lref r;
         if (d->kind == TG_LIMIT_GLOBAL) {
-            d->e = &o->lim->global;
+            r.e = &o->lim->global;
+            r.c = &o->lim->global_cold;
         } else if (o->commit) {
-            int rc = tg__ltable_get(o->lim->table, d->shard, d->digest, d->kind, o->now, &d->e);
+            int rc = tg__ltable_get(o->lim->table, d->shard, d->digest, d->kind, o->now, &r);
             if (rc)
                 return rc;
-        } else {
-            d->e = tg__ltable_find(o->lim->table, d->shard, d->digest);
-            if (!d->e)
-                d->e = &o->blank;
+        } else if (!tg__ltable_find(o->lim->table, d->shard, d->digest, &r)) {
+            r.e = &o->blank;
+            r.c = &o->blank_cold;
         }
+        d->e = r.e;
+        d->c = r.c;
     }
     return TG_OK;
 }
@@ -175,9 +197,11 @@ static int limits(op *o)
         switch (d->kind) {
         case TG_LIMIT_USER: {
             tg_limit base = tg__tier_limit(tier, TG_LIMIT_USER);
-            if (ws->override)
-                base = tg__limit_override(base, ws->override);
-            d->lim = tg__limit_scale(base, d->e->trust);
+            if (ws->override) {
+                base.per_minute = ws->override;
+                base.burst = ws->override_burst;
+            }
+            d->lim = d->e->trust == 0.5 ? base : tg__limit_scale(base, d->e->trust);
             break;
         }
         case TG_LIMIT_WORKSPACE: d->lim = tg__tier_limit(tier, TG_LIMIT_WORKSPACE); break;
@@ -198,7 +222,7 @@ static uint32_t penalty_level(const op *o, const dim *d)
 {
     if (!is_penalizable(d->kind))
         return 0;
-    tg__penalty p = tg__lentry_penalty(d->e);
+    tg__penalty p = tg__lentry_penalty(d->e, d->c);
     return tg__penalty_level(&o->lim->o.pen, &p, o->now);
 }
 
@@ -218,7 +242,7 @@ static void deny(op *o, const dim *d, int penalized, int64_t retry)
     o->v.penalized = penalized;
     o->v.penalty_level = penalty_level(o, d);
     o->v.limit = d->lim;
-    o->v.tokens_left = d->lease ? tg__lease_pool(d->e, o->now) : tg__bucket_whole(d->have);
+    o->v.tokens_left = d->lease ? tg__lease_pool(ref_of(d), o->now) : tg__bucket_whole(d->have);
     o->v.retry_after_ms = retry > 0 ? retry : 1;
 }
 
@@ -245,9 +269,9 @@ static bool violate(op *o, dim *d)
 {
     if (!o->commit || !is_penalizable(d->kind))
         return false;
-    tg__penalty p = tg__lentry_penalty(d->e);
+    tg__penalty p = tg__lentry_penalty(d->e, d->c);
     bool started = tg__penalty_violation(&o->lim->o.pen, &p, o->now);
-    tg__lentry_set_penalty(d->e, &p);
+    tg__lentry_set_penalty(d->e, d->c, &p);
     return started;
 }
 
@@ -273,6 +297,8 @@ static bool deny_short(op *o)
 
 static int64_t local_wait(const op *o, const dim *d)
 {
+    if (d->have >= o->need)
+        return 0;
     return tg__bucket_wait(d->have, d->e->last, o->now, d->lim.per_minute, o->need);
 }
 
@@ -282,7 +308,7 @@ static bool deny_shared(op *o)
     const struct tg_limiter *lim = o->lim;
     for (int i = 0; i < o->n; i++) {
         dim *d = &o->d[i];
-        if (!d->lease || tg__lease_pool(d->e, o->now) >= o->cost)
+        if (!d->lease || tg__lease_pool(ref_of(d), o->now) >= o->cost)
             continue;
         if (!o->commit) { /* peek: estimate with the local bucket */
             d->lease = false;
@@ -296,7 +322,7 @@ static bool deny_shared(op *o)
         uint8_t key[TG__LKEY_MAX];
         size_t key_len = tg__lkey_backend(d->kind, &o->a, key);
         int64_t retry = 0;
-        int r = tg__lease_take(&lim->backend, d->e, key, key_len, d->lim, o->cost,
+        int r = tg__lease_take(&lim->backend, ref_of(d), key, key_len, d->lim, o->cost,
                                lim->o.lease_tokens, lim->o.lease_ms, o->now, &retry);
         if (r == TG__LEASE_OK)
             continue;
@@ -322,9 +348,9 @@ static void allow(op *o)
         dim *d = &o->d[i];
         int64_t left;
         if (d->lease) {
-            left = tg__lease_pool(d->e, o->now) - (int64_t)o->cost;
+            left = tg__lease_pool(ref_of(d), o->now) - (int64_t)o->cost;
             if (o->commit)
-                d->e->pool -= o->cost;
+                d->c->pool -= o->cost;
         } else {
             left = tg__bucket_whole(d->have - o->need);
         }
@@ -349,7 +375,7 @@ static void decide(op *o)
     uint32_t shared = o->lim->o.shared;
     for (int i = 0; i < o->n; i++) {
         dim *d = &o->d[i];
-        d->lease = (shared >> d->kind & 1) && !tg__lease_fallback(d->e, o->now);
+        d->lease = (shared >> d->kind & 1) && !tg__lease_fallback(ref_of(d), o->now);
         d->have = tg__bucket_level(d->e->tokens, d->e->last, o->now, d->lim.per_minute,
                                    d->lim.burst);
         d->wait = d->lease ? 0 : local_wait(o, d);
@@ -408,6 +434,7 @@ static int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const char *u
         return rc;
     if (!commit) {
         memset(&o.blank, 0, sizeof o.blank);
+        memset(&o.blank_cold, 0, sizeof o.blank_cold);
         o.blank.tokens = TG__FULL;
         o.blank.trust = 0.5;
         o.blank.tier = TG__LDEFAULT_TIER;

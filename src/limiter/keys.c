@@ -34,10 +34,32 @@ int tg__largs_user(tg__largs *a, const char *user)
     return tg__check_id("limiter: user_id", user, &a->user_len);
 }
 
+bool tg__parse_ipv4(const char *s, uint8_t out[4])
+{
+    for (int part = 0; part < 4; part++) {
+        if (*s < '0' || *s > '9')
+            return false;
+        unsigned v = (unsigned)(*s++ - '0');
+        if (v != 0) /* no leading zeros, as inet_pton */
+            for (int k = 0; k < 2 && *s >= '0' && *s <= '9'; k++)
+                v = v * 10 + (unsigned)(*s++ - '0');
+        if (v > 255)
+            return false;
+        out[part] = (uint8_t)v;
+        if (*s++ != (part < 3 ? '.' : '\0'))
+            return false;
+    }
+    return true;
+}
+
 int tg__largs_ip(tg__largs *a, const char *ip)
 {
     if (!ip)
         return tg__error(TG_EINVAL, "limiter: ip is NULL");
+    if (tg__parse_ipv4(ip, a->ip)) { /* the common case, without inet_pton */
+        a->ip_len = 4;
+        return TG_OK;
+    }
     size_t len = strnlen(ip, IP_TEXT_MAX);
     if (len == 0)
         return tg__error(TG_EINVAL, "limiter: ip is empty");

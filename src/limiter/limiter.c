@@ -162,7 +162,6 @@ int tg__limiter_open(tg_ctx *ctx, const tg_limiter_options *opts, struct tg_limi
     lim->global.kind = TG_LIMIT_GLOBAL;
     lim->global.tokens = TG__FULL;
     lim->global.last = tg__ctx_now(ctx);
-    lim->global.trust = 0.5;
     *out = lim;
     return TG_OK;
 }

@@ -38,6 +38,7 @@ struct tg_limiter {
     char pad0[64];
     pthread_mutex_t global_lock; /* the global bucket has a lock of its own */
     tg__lentry global;
+    tg__lcold global_cold;
     char pad1[64];
 };
 
@@ -56,6 +57,9 @@ typedef struct tg__largs {
 int tg__largs_ws(tg__largs *a, const char *ws);
 int tg__largs_user(tg__largs *a, const char *user);
 int tg__largs_ip(tg__largs *a, const char *ip);
+/* A dotted-quad IPv4 address exactly as inet_pton(AF_INET) accepts it
+ * (four decimal parts 0..255, no leading zeros); false otherwise. */
+bool tg__parse_ipv4(const char *s, uint8_t out[4]);
 void tg__lkey_digest(const struct tg_limiter *lim, int kind, const tg__largs *a,
                      uint8_t out[TG__LDIGEST]);
 size_t tg__lkey_backend(int kind, const tg__largs *a, uint8_t out[TG__LKEY_MAX]);
@@ -64,20 +68,20 @@ size_t tg__lkey_backend(int kind, const tg__largs *a, uint8_t out[TG__LKEY_MAX])
 tg_limit tg__tier_limit(int tier, int dimension);
 
 /* check.c: the evictability test the sweeps use. */
-bool tg__lentry_evictable(const tg__lentry *e, int64_t now, void *lim);
+bool tg__lentry_evictable(const tg__lentry *e, const tg__lcold *c, int64_t now, void *lim);
 
 /* Penalty state of an entry, in and out. */
-static inline tg__penalty tg__lentry_penalty(const tg__lentry *e)
+static inline tg__penalty tg__lentry_penalty(const tg__lentry *e, const tg__lcold *c)
 {
-    tg__penalty p = {e->pen_until, e->pen_quiet, e->pen_window, e->violations, e->level};
+    tg__penalty p = {e->pen_until, c->pen_quiet, c->pen_window, c->violations, e->level};
     return p;
 }
-static inline void tg__lentry_set_penalty(tg__lentry *e, const tg__penalty *p)
+static inline void tg__lentry_set_penalty(tg__lentry *e, tg__lcold *c, const tg__penalty *p)
 {
     e->pen_until = p->until;
-    e->pen_quiet = p->quiet;
-    e->pen_window = p->window;
-    e->violations = p->violations;
+    c->pen_quiet = p->quiet;
+    c->pen_window = p->window;
+    c->violations = p->violations;
     e->level = (uint8_t)(p->level > TG__PENALTY_LEVEL_MAX ? TG__PENALTY_LEVEL_MAX : p->level);
 }
 
