@@ -122,8 +122,13 @@ TG_API void tg_config_init(tg_config *cfg);
 
 /*
  * Opens a context. Initialises libsodium (idempotent, thread-safe).
- * Errors: TG_EINVAL (bad config; the message names the field), TG_EVERSION,
- * TG_ENOMEM, TG_ESTORE, TG_EPERM (unsafe key file), TG_ECRYPTO.
+ * Errors: TG_EINVAL (bad config; the message names the field), TG_EVERSION
+ * (config, allocator or kms struct version; a store_path file with a newer
+ * schema), TG_ENOMEM, TG_ESTORE, TG_EPERM (unsafe or unusable key file),
+ * TG_EFORMAT (key file of the wrong size, or empty), TG_ECRYPTO.
+ * Neither the key service nor the master key is used here, so a wrong
+ * master key or a failing KMS is not detected at open: it shows as TG_EKMS
+ * from the first keyring call that needs to unwrap a key.
  * On error *out is NULL and nothing is left open.
  */
 TG_API int tg_ctx_open(tg_ctx **out, const tg_config *cfg);

@@ -20,6 +20,13 @@
  * (workspace, subject, message) are NUL-terminated UTF-8 strings of 1 to
  * TG_ID_MAX bytes without control characters.
  *
+ * Besides the errors listed with each function, any of them may return
+ * TG_ESTORE (the store failed, or holds a corrupt keyring record),
+ * TG_EVERSION (the store holds a keyring record in a newer record format,
+ * written by a newer tenantguard), TG_EKMS (the key service or master key
+ * cannot wrap or unwrap a key: wrong master key, KMS down), TG_ECALLBACK (a
+ * host key service or store broke its contract) and TG_ENOMEM.
+ *
  * All functions are thread-safe on a shared tg_ctx. Unwrapped keys are
  * cached (see tg_config) in guarded memory. Rotation, retirement and
  * shredding take effect at once in the context that makes them; other
@@ -52,9 +59,17 @@ TG_API size_t tg_message_max(void);
  * Encrypts `plain` for `subject_id` in `workspace_id`, binding `message_id`.
  * Writes plain_len + TG_ENVELOPE_OVERHEAD bytes to `out` and that length to
  * *out_len. plain may be NULL when plain_len is 0.
- * Errors: TG_EINVAL (bad id or argument), TG_ERANGE (out_cap too small or
- * plain_len > TG_MESSAGE_MAX), TG_ESHREDDED (workspace shredded), TG_ESTORE,
- * TG_EKMS, TG_ENOMEM.
+ * Errors:
+ *   TG_EINVAL      a bad id or argument, or `out` (its first
+ *                  plain_len + TG_ENVELOPE_OVERHEAD bytes) overlaps `plain`
+ *   TG_ERANGE      out_cap too small, or plain_len > TG_MESSAGE_MAX
+ *   TG_ESHREDDED   the workspace was shredded
+ *   TG_ERETIRED, TG_EKEYVERSION
+ *                  the primary version this context had cached was rotated
+ *                  away and retired (or removed) by another instance, and
+ *                  re-reading the workspace once did not settle it (it kept
+ *                  changing); retrying the call is safe
+ *   TG_ESTORE, TG_EVERSION, TG_EKMS, TG_ECALLBACK, TG_ENOMEM (see above)
  */
 TG_API int tg_keyring_encrypt(tg_ctx *ctx, uint8_t *out, size_t out_cap, size_t *out_len,
                               const char *workspace_id, const char *subject_id,
@@ -68,16 +83,27 @@ TG_API int tg_keyring_encrypt(tg_ctx *ctx, uint8_t *out, size_t out_cap, size_t 
  * TG_EAUTH those bytes of `out` are zeroed, on other errors `out` is
  * untouched.
  * Errors, each for its own cause:
+ *   TG_EINVAL      a bad id or NULL argument, or `out` (its first
+ *                  envelope_len - TG_ENVELOPE_OVERHEAD bytes) overlaps
+ *                  `envelope`
  *   TG_EFORMAT     truncated, or not a tenantguard envelope
- *   TG_EVERSION    envelope format or algorithm this build does not know
+ *   TG_EVERSION    envelope format or algorithm this build does not know;
+ *                  also a keyring record in the store in a newer record
+ *                  format (the message says which: "the envelope has
+ *                  format version ..." or "the store holds a keyring record
+ *                  newer than this library ...")
  *   TG_EWORKSPACE  the envelope was written for another workspace
  *   TG_EKEYVERSION its workspace key version does not exist
  *   TG_ERETIRED    its key version was retired
- *   TG_ESHREDDED   its subject (or the whole workspace) was shredded
+ *   TG_ESHREDDED   its subject (or the whole workspace) was shredded; also
+ *                  when another instance shredded the workspace and a key
+ *                  record the envelope needs is gone, even while this
+ *                  context's cached workspace metadata is still fresh
  *   TG_ENOTFOUND   its subject key is unknown (forged header)
  *   TG_EAUTH       authentication failed: the envelope, the message id or
  *                  the workspace id does not match what was encrypted
  *   TG_ERANGE      out_cap too small
+ *   TG_ESTORE, TG_EKMS, TG_ECALLBACK, TG_ENOMEM (see above)
  */
 TG_API int tg_keyring_decrypt(tg_ctx *ctx, uint8_t *out, size_t out_cap, size_t *out_len,
                               const char *workspace_id, const char *message_id,
@@ -108,8 +134,11 @@ TG_API int tg_keyring_retire(tg_ctx *ctx, const char *workspace_id, uint32_t ver
 /*
  * Crypto-shreds one data subject: their key is destroyed, so every message
  * encrypted for them is unreadable from now on; later messages for the same
- * subject get a new key. Errors: TG_EINVAL, TG_ENOTFOUND (no key for that
- * subject), TG_ESHREDDED (workspace shredded), TG_ESTORE.
+ * subject get a new key. The store is then asked to make the old key bytes
+ * unrecoverable from its files (best effort; copies taken before, such as
+ * backups, still hold the key: docs/ENVELOPE.md, "Erasure").
+ * Errors: TG_EINVAL, TG_ENOTFOUND (no key for that subject), TG_ESHREDDED
+ * (workspace shredded), TG_ESTORE.
  */
 TG_API int tg_keyring_shred_subject(tg_ctx *ctx, const char *workspace_id,
                                     const char *subject_id);

@@ -39,11 +39,12 @@ int tg__env_parse(tg__env_header *h, const uint8_t *env, size_t env_len)
     if (env[0] != 'T' || env[1] != 'G')
         return tg__error(TG_EFORMAT, "keyring: not a tenantguard envelope (bad magic)");
     if (env[TG__ENV_OFF_FORMAT] != TG__ENV_FORMAT_V1)
-        return tg__error(TG_EVERSION, "keyring: envelope format version %u is not supported",
-                         env[TG__ENV_OFF_FORMAT]);
+        return tg__error(TG_EVERSION, "keyring: the envelope has format version %u, which this "
+                                      "library does not know (it reads format %u)",
+                         env[TG__ENV_OFF_FORMAT], TG__ENV_FORMAT_V1);
     if (env[TG__ENV_OFF_ALG] != TG__ENV_ALG_XCHACHA20POLY1305)
-        return tg__error(TG_EVERSION, "keyring: envelope algorithm %u is not supported",
-                         env[TG__ENV_OFF_ALG]);
+        return tg__error(TG_EVERSION, "keyring: the envelope names algorithm %u, which this "
+                                      "library does not know", env[TG__ENV_OFF_ALG]);
     memcpy(h->fp, env + TG__ENV_OFF_FP, TG__ENV_FP_BYTES);
     h->version = tg__get_u32(env + TG__ENV_OFF_VERSION);
     memcpy(h->keyid, env + TG__ENV_OFF_KEYID, TG__ENV_KEYID_BYTES);

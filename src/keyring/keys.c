@@ -3,6 +3,7 @@
  * when the cache does not have them. Key material lives on the stack only
  * as long as a call needs it and is wiped before returning.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -244,6 +245,29 @@ static int subj_rec_read(tg_keyring *kr, tg_store_txn *txn, const tg__ws *ws,
     return tg__subj_rec_decode(rec, buf, n, ws->id);
 }
 
+/* A record of the workspace that decryption needs (a key version, a
+ * subject key) is missing, with the failure `rc` and its message already
+ * set. If the workspace was shredded meanwhile (by another instance, after
+ * the metadata this context has cached was read), that is the answer:
+ * reads the workspace record from the store, bypassing the cache, and
+ * returns TG_ESHREDDED, purging the workspace from the cache since it is
+ * known to be gone. Otherwise returns rc with its message, or the error of
+ * the re-read. */
+static int missing_or_shredded(tg_keyring *kr, const tg__ws *ws, int rc)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", tg_ctx_errmsg(NULL));
+    tg__ws_rec rec;
+    int r = tg__ws_rec_read(kr, NULL, ws, &rec);
+    if (r == TG_OK && rec.state == TG__WS_SHREDDED) {
+        tg__cache_purge_workspace(kr->cache, ws->digest);
+        return tg__error(TG_ESHREDDED, "keyring: workspace '%s' was crypto-shredded", ws->id);
+    }
+    if (r != TG_OK && r != TG_ENOTFOUND)
+        return r;
+    return tg__error(rc, "%s", msg);
+}
+
 /* Unwraps a live subject record's key. `wk` is workspace key `wk_version`;
  * a record wrapped under another version loads that one. */
 static int subject_key_unwrap(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws,
@@ -256,6 +280,8 @@ static int subject_key_unwrap(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws,
     int rc = TG_OK;
     if (rec->version != wk_version) {
         rc = tg__ws_key_get(ctx, kr, NULL, ws, rec->version, other, NULL);
+        if (rc == TG_EKEYVERSION)
+            rc = missing_or_shredded(kr, ws, rc);
         if (rc == TG_ERETIRED || rc == TG_EKEYVERSION)
             rc = tg__error(TG_ESTORE, "keyring: a subject key of workspace '%s' is wrapped under "
                                       "key version %u, which is gone", ws->id, rec->version);
@@ -413,14 +439,20 @@ int tg__decrypt_key(tg_ctx *ctx, tg_keyring *kr, const tg__ws *ws, const tg__ws_
     int64_t now = tg__ctx_now(ctx);
     tg__subj_rec rec;
 
+    /* A missing version or subject record may mean that the workspace was
+     * shredded since its metadata was cached: then say TG_ESHREDDED. */
     int64_t wk_loaded;
     int rc = tg__ws_key_get(ctx, kr, NULL, ws, version, wk, &wk_loaded);
+    if (rc == TG_EKEYVERSION)
+        rc = missing_or_shredded(kr, ws, rc);
     if (rc)
         return rc;
     rc = subj_rec_read(kr, NULL, ws, keyid, &rec);
     if (rc == TG_ENOTFOUND)
-        rc = tg__error(TG_ENOTFOUND, "keyring: the envelope's subject key is unknown to "
-                                     "workspace '%s' (forged or foreign header)", ws->id);
+        rc = missing_or_shredded(kr, ws,
+                                 tg__error(TG_ENOTFOUND, "keyring: the envelope's subject key is "
+                                                         "unknown to workspace '%s' (forged or "
+                                                         "foreign header)", ws->id));
     else if (rc == TG_OK && rec.state == TG__SUBJ_SHREDDED)
         rc = tg__error(TG_ESHREDDED, "keyring: the envelope's subject was crypto-shredded");
     else if (rc == TG_OK)

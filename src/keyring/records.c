@@ -27,8 +27,10 @@ size_t tg__kr_version_key(uint8_t *out, const char *ws, size_t ws_len, uint32_t 
 
 static int bad_format(const char *what, const char *ws, uint8_t format)
 {
-    return tg__error(TG_EVERSION, "keyring: %s record of workspace '%s' has format %u, newer "
-                                  "than this library", what, ws, format);
+    return tg__error(TG_EVERSION, "keyring: the store holds a keyring record newer than this "
+                                  "library: the %s record of workspace '%s' has record format "
+                                  "%u (this library knows %d)",
+                     what, ws, format, TG__KR_RECORD_FORMAT);
 }
 
 static int corrupt(const char *what, const char *ws)

@@ -241,9 +241,11 @@ static void test_unknown_format_and_version(void **state)
     t = e;
     t.buf[2] = 2;
     expect_rc(open_env(ctx, &t, "acme", "m1", NULL), TG_EVERSION);
+    assert_non_null(strstr(tg_ctx_errmsg(NULL), "the envelope has format version 2"));
     t = e;
     t.buf[3] = 9;
     expect_rc(open_env(ctx, &t, "acme", "m1", NULL), TG_EVERSION);
+    assert_non_null(strstr(tg_ctx_errmsg(NULL), "the envelope names algorithm 9"));
     t = e;
     tg__put_u32(t.buf + 12, 7);
     expect_rc(open_env(ctx, &t, "acme", "m1", NULL), TG_EKEYVERSION);
@@ -400,7 +402,32 @@ static void test_stale_primary_refreshes(void **state)
     tg_store_close(store);
 }
 
-/* ---- shredding ---- */
+/* TG_EVERSION from decrypt also covers a keyring record in the store
+ * written in a newer record format; the message tells the two apart. */
+static void test_newer_store_record(void **state)
+{
+    (void)state;
+    tg_store *store = NULL;
+    expect_rc(tg_store_open_memory(&store), TG_OK);
+    tg_ctx *ctx = open_ctx(store, NULL, 0, 0);
+    env_t e;
+    seal(ctx, &e, "acme", "alice", "m1", "hello");
+    tg_ctx_close(ctx);
+    uint8_t key[300], rec[128];
+    size_t rec_len = 0, klen = kr_key(key, 4, "acme", e.buf + 16, 16);
+    expect_rc(tg__store_get_buf(store, NULL, key, klen, rec, sizeof rec, &rec_len), TG_OK);
+    rec[0] = 2; /* a record format from the future */
+    expect_rc(tg__store_put(store, NULL, key, klen, rec, rec_len), TG_OK);
+    ctx = open_ctx(store, NULL, 0, 0);
+    expect_rc(open_env(ctx, &e, "acme", "m1", NULL), TG_EVERSION);
+    const char *msg = tg_ctx_errmsg(NULL);
+    if (!strstr(msg, "the store holds a keyring record newer") || !strstr(msg, "format 2"))
+        fail_msg("message: %s", msg);
+    tg_ctx_close(ctx);
+    tg_store_close(store);
+}
+
+/* ---- shredding ---- *//* ---- shredding ---- */
 
 static void test_shred_subject(void **state)
 {
@@ -1234,6 +1261,55 @@ static void test_cache_ttl_across_contexts(void **state)
     tg_store_close(store);
 }
 
+/* An instance whose cached metadata still says "active" learns of a
+ * workspace shredded elsewhere as soon as it misses a key version or a
+ * subject key in the store: TG_ESHREDDED, not TG_EKEYVERSION or
+ * TG_ENOTFOUND, and it forgets the workspace's cached keys. */
+static void test_shredded_elsewhere_is_reported_as_shredded(void **state)
+{
+    (void)state;
+    tg_store *store = NULL;
+    tgt_clock clock = {1700000000000};
+    expect_rc(tg_store_open_memory(&store), TG_OK);
+    tg_ctx *a = open_ctx(store, &clock, 60000, 0);
+    tg_ctx *b = open_ctx(store, &clock, 60000, 0);
+    tg_ctx *c = open_ctx(store, &clock, 60000, 0);
+    env_t m1, m2, m3;
+    uint32_t v;
+    seal(a, &m1, "acme", "alice", "m1", "under version 1");
+    expect_rc(tg_keyring_rotate(a, &v, "acme"), TG_OK);
+    seal(a, &m2, "acme", "bob", "m2", "bob under version 2");
+    seal(a, &m3, "acme", "carol", "m3", "carol under version 2");
+    /* b caches the metadata, version 2 and bob's message key; c only the
+     * metadata. */
+    assert_int_equal(open_env(b, &m2, "acme", "m2", "bob under version 2"), TG_OK);
+    expect_rc(tg_keyring_primary_version(c, &v, "acme"), TG_OK);
+    expect_rc(tg_keyring_shred_workspace(a, "acme"), TG_OK);
+    clock.now_ms += 1000;
+    /* b: version 2 cached, carol's subject key gone from the store. */
+    expect_rc(open_env(b, &m3, "acme", "m3", NULL), TG_ESHREDDED);
+    assert_non_null(strstr(tg_ctx_errmsg(NULL), "crypto-shredded"));
+    /* ... and b no longer uses what it had cached for the workspace. */
+    expect_rc(open_env(b, &m2, "acme", "m2", NULL), TG_ESHREDDED);
+    /* c: version 1 gone from the store. */
+    expect_rc(open_env(c, &m1, "acme", "m1", NULL), TG_ESHREDDED);
+    /* A forged key id in a live workspace is still "unknown". */
+    env_t g, forged;
+    seal(a, &g, "globex", "alice", "g1", "live");
+    forged = g;
+    forged.buf[20] ^= 1;
+    expect_rc(open_env(c, &forged, "globex", "g1", NULL), TG_ENOTFOUND);
+    assert_non_null(strstr(tg_ctx_errmsg(NULL), "unknown"));
+    forged = g;
+    tg__put_u32(forged.buf + 12, 9);
+    expect_rc(open_env(c, &forged, "globex", "g1", NULL), TG_EKEYVERSION);
+    assert_non_null(strstr(tg_ctx_errmsg(NULL), "no key version 9"));
+    tg_ctx_close(a);
+    tg_ctx_close(b);
+    tg_ctx_close(c);
+    tg_store_close(store);
+}
+
 /* A message key derived from a cached version key is no fresher than that
  * version key: another instance stops decrypting a version retired
  * elsewhere one TTL after the retirement, not up to two. */
@@ -1320,6 +1396,7 @@ int main(void)
         cmocka_unit_test(test_flip_every_byte),
         cmocka_unit_test(test_truncated_every_length),
         cmocka_unit_test(test_unknown_format_and_version),
+        cmocka_unit_test(test_newer_store_record),
         cmocka_unit_test(test_rotation),
         cmocka_unit_test(test_retire),
         cmocka_unit_test(test_retire_rewraps_stragglers),
@@ -1337,6 +1414,7 @@ int main(void)
         cmocka_unit_test(test_default_key_file_concurrent_open),
         cmocka_unit_test(test_host_kms),
         cmocka_unit_test(test_cache_ttl_across_contexts),
+        cmocka_unit_test(test_shredded_elsewhere_is_reported_as_shredded),
         cmocka_unit_test(test_cache_ttl_counts_from_the_oldest_read),
         cmocka_unit_test(test_hot_path_is_cache_only),
     };
