@@ -108,7 +108,8 @@ static size_t kr_key(uint8_t *out, int kind, const char *ws, const uint8_t *suff
     out[1] = (uint8_t)kind;
     out[2] = (uint8_t)l;
     memcpy(out + 3, ws, l);
-    memcpy(out + 3 + l, suffix, n);
+    if (n)
+        memcpy(out + 3 + l, suffix, n);
     return 3 + l + n;
 }
 
