@@ -11,7 +11,7 @@
 
 uint32_t tg_limit_rate_max(void) { return TG_LIMIT_RATE_MAX; }
 uint32_t tg_limit_burst_max(void) { return TG_LIMIT_BURST_MAX; }
-size_t tg_limiter_bytes_per_key(void) { return TG__LBYTES_PER_KEY; }
+size_t tg_limiter_bytes_per_key(void) { return tg__ltable_bytes_per_key(); }
 
 void tg_limiter_options_init(tg_limiter_options *opts)
 {

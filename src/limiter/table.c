@@ -344,6 +344,21 @@ int tg__ltable_get(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__LD
     return TG_OK;
 }
 
+void tg__ltable_remove(tg__ltable *t, uint32_t shard_no, tg__lentry *e)
+{
+    shard *s = &t->shards[shard_no];
+    uint32_t i = find_index(s, e->digest);
+    if (i != TG__LNIL)
+        remove_index(s, i);
+}
+
+size_t tg__ltable_bytes_per_key(void)
+{
+    const size_t page_costs = LINE + 2 * sizeof(page) + 2 * 16;
+    return sizeof(tg__lentry) + sizeof(tg__lcold) + 2 * sizeof(uint32_t) +
+           (page_costs + TG__LPAGE - 1) / TG__LPAGE;
+}
+
 void tg__ltable_release(tg__ltable *t, uint32_t shard_no)
 {
     shard *s = &t->shards[shard_no];

@@ -89,9 +89,13 @@ typedef struct tg__lref {
 
 typedef struct tg__ltable tg__ltable;
 
-/* Upper bound of the bytes one entry costs: itself plus its share of the
- * hash index when the load is lowest (1/2, just after a doubling). */
-#define TG__LBYTES_PER_KEY (sizeof(tg__lentry) + sizeof(tg__lcold) + 2 * sizeof(uint32_t))
+/* Upper bound of the bytes one entry costs: its two parts, its share of
+ * the hash index when the load is lowest (1/2, just after a doubling), and
+ * its share of the per-page costs (alignment, the page table at its
+ * emptiest, two allocator headers of up to 16 bytes). On top of that a
+ * shard has a fixed cost that does not grow with its entries: at most one
+ * partly used page, the smallest index, the smallest page table. */
+size_t tg__ltable_bytes_per_key(void);
 
 /* Sets up an empty table: max_keys >= 1 entries in all; `shards` a power of
  * two (0: chosen from max_keys). Allocates only the shard array; the rest
@@ -127,6 +131,9 @@ static inline void tg__lentry_unpin(tg__lentry *e)
 {
     e->flags &= (uint8_t)~TG__LF_PINNED;
 }
+
+/* Removes an entry. */
+void tg__ltable_remove(tg__ltable *t, uint32_t shard, tg__lentry *e);
 
 /* Ends an operation on the shard: trims it to its cap. */
 void tg__ltable_release(tg__ltable *t, uint32_t shard);
