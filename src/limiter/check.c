@@ -2,11 +2,11 @@
  * check.c - tg_limiter_check and tg_limiter_peek.
  *
  * One check locks the shards of its user, workspace and IP entries in
- * increasing shard order, then the global bucket's lock (every caller
- * takes locks in this order, so there is no deadlock), and decides with
- * all of them held: a check that passes takes `cost` in every dimension,
- * a denied one takes nothing anywhere. With N tokens left, exactly N
- * concurrent checks pass.
+ * increasing shard order and holds them to the end; the global bucket's
+ * lock comes last and only briefly (see decide). Every caller takes locks
+ * in this order, so there is no deadlock. A check that passes takes `cost`
+ * in every dimension, a denied one takes nothing anywhere; with N tokens
+ * left, exactly N concurrent checks pass.
  *
  * Order of the decision: a running penalty of the user or IP denies
  * first; then any local bucket short of the cost denies (the dimension
@@ -132,12 +132,10 @@ static void lock_all(op *o)
         tg__ltable_prefetch(o->lim->table, o->d[i].shard, o->d[i].digest, 0);
     for (int i = 0; i < o->nshards; i++)
         tg__ltable_lock(o->lim->table, o->shards[i]);
-    pthread_mutex_lock(&o->lim->global_lock);
 }
 
 static void unlock_all(op *o)
 {
-    pthread_mutex_unlock(&o->lim->global_lock);
     if (o->commit)
         for (int i = 0; i < o->n; i++)
             if (o->d[i].kind != TG_LIMIT_GLOBAL && o->d[i].e)
@@ -302,11 +300,12 @@ static int64_t local_wait(const op *o, const dim *d)
     return tg__bucket_wait(d->have, d->e->last, o->now, d->lim.per_minute, o->need);
 }
 
-/* Shared dimensions whose pool cannot cover the cost: lease more. */
-static bool deny_shared(op *o)
+/* Shared dimensions d[from..to) whose pool cannot cover the cost: lease
+ * more. */
+static bool deny_shared(op *o, int from, int to)
 {
     const struct tg_limiter *lim = o->lim;
-    for (int i = 0; i < o->n; i++) {
+    for (int i = from; i < to; i++) {
         dim *d = &o->d[i];
         if (!d->lease || tg__lease_pool(ref_of(d), o->now) >= o->cost)
             continue;
@@ -370,33 +369,61 @@ static void allow(op *o)
     o->v.retry_after_ms = 0;
 }
 
-static void decide(op *o)
+static void eval(op *o, dim *d)
 {
-    uint32_t shared = o->lim->o.shared;
-    for (int i = 0; i < o->n; i++) {
-        dim *d = &o->d[i];
-        d->lease = (shared >> d->kind & 1) && !tg__lease_fallback(ref_of(d), o->now);
-        d->have = tg__bucket_level(d->e->tokens, d->e->last, o->now, d->lim.per_minute,
-                                   d->lim.burst);
-        d->wait = d->lease ? 0 : local_wait(o, d);
-    }
-    if (deny_penalized(o) || deny_short(o) || deny_shared(o))
-        return;
-    allow(o);
+    d->lease = (o->lim->o.shared >> d->kind & 1) && !tg__lease_fallback(ref_of(d), o->now);
+    d->have = tg__bucket_level(d->e->tokens, d->e->last, o->now, d->lim.per_minute, d->lim.burst);
+    d->wait = d->lease ? 0 : local_wait(o, d);
 }
 
-/* Writes the refilled (and, if allowed, charged) buckets back. */
-static void settle(op *o)
+/* Writes a refilled (and, if allowed, charged) bucket back. */
+static void settle(op *o, dim *d)
 {
-    for (int i = 0; i < o->n; i++) {
+    tg__lentry *e = d->e;
+    e->tokens = d->have;
+    if (o->now > e->last)
+        e->last = o->now;
+    e->rate = d->lim.per_minute;
+    e->burst = d->lim.burst;
+}
+
+/*
+ * The global bucket is the one every check shares, so its lock is held
+ * only around what needs it: reading it for a denial's wait, or deciding
+ * and taking from it once every other dimension (whose shards stay locked
+ * throughout) has passed. Its critical section is a few arithmetic steps,
+ * unless it is shared through a backend and needs a new lease.
+ */
+static void decide(op *o)
+{
+    int nt = o->n - 1; /* d[nt] is the global bucket */
+    dim *g = &o->d[nt];
+    pthread_mutex_t *glock = &o->lim->global_lock;
+    bool denied = false;
+    for (int i = 0; i < nt; i++) {
         dim *d = &o->d[i];
-        tg__lentry *e = d->e;
-        e->tokens = d->have;
-        if (o->now > e->last)
-            e->last = o->now;
-        e->rate = d->lim.per_minute;
-        e->burst = d->lim.burst;
+        eval(o, d);
+        denied |= d->wait > 0 || (is_penalizable(d->kind) && o->now < d->e->pen_until);
     }
+    g->wait = 0;
+    if (denied) {
+        pthread_mutex_lock(glock);
+        eval(o, g); /* for the wait it adds, and the verdict if it binds */
+        if (!deny_penalized(o))
+            deny_short(o);
+        pthread_mutex_unlock(glock);
+        return;
+    }
+    if (deny_shared(o, 0, nt))
+        return;
+    pthread_mutex_lock(glock);
+    eval(o, g);
+    if (!deny_short(o) && !deny_shared(o, nt, o->n)) {
+        allow(o);
+        if (o->commit)
+            settle(o, g);
+    }
+    pthread_mutex_unlock(glock);
 }
 
 static int check_verdict(const tg_limit_verdict *v)
@@ -449,7 +476,8 @@ static int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const char *u
     if (!(rc = lookup(&o)) && !(rc = limits(&o))) {
         decide(&o);
         if (commit)
-            settle(&o);
+            for (int i = 0; i < o.n - 1; i++) /* the global bucket settled in decide */
+                settle(&o, &o.d[i]);
     }
     unlock_all(&o);
     if (rc)
