@@ -9,6 +9,7 @@
  * backend driven through the public API with a fake backend.
  */
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1034,6 +1035,104 @@ static void test_idle_eviction_keeps_what_it_must(void **state)
     inst_close(&a);
 }
 
+/* ---- threads: eviction and leases under contention (run under TSAN too) ------- */
+
+typedef struct locked_fake {
+    fake f;
+    pthread_mutex_t lock;
+} locked_fake;
+
+static int locked_take(void *user, const uint8_t *key, size_t key_len, uint32_t per_minute,
+                       uint32_t burst, uint32_t want, int64_t now, uint32_t *granted,
+                       int64_t *retry)
+{
+    locked_fake *lf = user;
+    pthread_mutex_lock(&lf->lock);
+    int rc = fake_take(&lf->f, key, key_len, per_minute, burst, want, now, granted, retry);
+    pthread_mutex_unlock(&lf->lock);
+    return rc;
+}
+
+typedef struct racer {
+    pthread_t th;
+    tg_ctx *ctx;
+    int id;
+    int passed;
+    int errors;
+} racer;
+
+static void *race(void *p)
+{
+    racer *r = p;
+    char user[32], ip[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(user, sizeof user, "u-%d-%d", r->id, i % 500);
+        snprintf(ip, sizeof ip, "10.%d.%d.%d", r->id, i / 256 % 256, i % 256);
+        tg_limit_verdict v;
+        tg_limit_verdict_init(&v);
+        /* cmocka's asserts belong to the main thread: count errors here. */
+        if (tg_limiter_check(r->ctx, &v, i % 3 ? "shared-ws" : "other-ws", user, ip, 1))
+            r->errors++;
+        r->passed += v.allowed;
+        if (i % 97 == 0) {
+            size_t n;
+            if (tg_limiter_adjust_trust(r->ctx, NULL, "shared-ws", user, 0.01) ||
+                tg_limiter_tracked(r->ctx, &n))
+                r->errors++;
+        }
+    }
+    return NULL;
+}
+
+static void test_threads_evict_and_lease(void **state)
+{
+    (void)state;
+    locked_fake lf;
+    fake_init(&lf.f);
+    pthread_mutex_init(&lf.lock, NULL);
+    lf.f.ops.user = &lf;
+    lf.f.ops.take = locked_take;
+    tg_limiter_options o;
+    tg_limiter_options_init(&o);
+    o.max_keys = 3000; /* one shard, far fewer than the keys: constant eviction */
+    o.idle_evict_ms = 1;
+    o.global.per_minute = 1;
+    o.global.burst = 5000;
+    o.backend = &lf.f.ops;
+    o.backend_dimensions = 1u << TG_LIMIT_GLOBAL;
+    o.lease_tokens = 7;
+    tg_store *store = NULL;
+    assert_int_equal(tg_store_open_memory(&store), TG_OK);
+    tg_config cfg;
+    tgt_config(&cfg, store, NULL); /* the system clock: idle entries go all the time */
+    cfg.limiter = &o;
+    tg_ctx *ctx = NULL;
+    assert_int_equal(tg_ctx_open(&ctx, &cfg), TG_OK);
+    assert_int_equal(tg_limiter_set_tier(ctx, "shared-ws", TG_TIER_ENTERPRISE), TG_OK);
+    assert_int_equal(tg_limiter_set_tier(ctx, "other-ws", TG_TIER_ENTERPRISE), TG_OK);
+    enum { N = 4 };
+    racer r[N];
+    for (int i = 0; i < N; i++) {
+        r[i] = (racer){.ctx = ctx, .id = i};
+        assert_int_equal(pthread_create(&r[i].th, NULL, race, &r[i]), 0);
+    }
+    int passed = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(r[i].th, NULL);
+        passed += r[i].passed;
+        assert_int_equal(r[i].errors, 0);
+    }
+    /* The shared global bucket (5000, refilling 1 a minute) bounds them all. */
+    assert_true(passed <= 5001);
+    assert_true(passed > 0);
+    size_t n = 0;
+    assert_int_equal(tg_limiter_tracked(ctx, &n), TG_OK);
+    assert_true(n <= 3000);
+    tg_ctx_close(ctx);
+    tg_store_close(store);
+    pthread_mutex_destroy(&lf.lock);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -1058,6 +1157,7 @@ int main(void)
         cmocka_unit_test(test_backend_instances_share_one_limit),
         cmocka_unit_test(test_backend_user_dimension_and_bad_ops),
         cmocka_unit_test(test_idle_eviction_keeps_what_it_must),
+        cmocka_unit_test(test_threads_evict_and_lease),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
