@@ -45,6 +45,7 @@ typedef struct fake {
     long calls_by[2];      /* per client */
     long bad_args;         /* arguments the contract rules out */
     uint64_t granted;      /* tokens handed out, all buckets */
+    uint32_t want_min, want_max; /* of the calls that got as far as a bucket */
     /* keys each client named, in first-seen order */
     uint8_t *seen[2][MAX_BUCKETS];
     size_t seen_len[2][MAX_BUCKETS];
@@ -120,6 +121,10 @@ static int fake_take(void *user, const uint8_t *key, size_t key_len, uint32_t pe
         f->b[i].last_ms = now_ms;
     }
     fbucket *b = &f->b[i];
+    if (want < f->want_min)
+        f->want_min = want;
+    if (want > f->want_max)
+        f->want_max = want;
     f->per_minute[i] = per_minute;
     f->burst[i] = burst;
     if (now_ms > b->last_ms) {
@@ -145,6 +150,7 @@ static void fake_init(fake *f, const tgt_clock *clock)
     memset(f, 0, sizeof *f);
     pthread_mutex_init(&f->lock, NULL);
     f->clock = clock;
+    f->want_min = UINT32_MAX;
 }
 
 static void fake_free(fake *f)
@@ -155,6 +161,16 @@ static void fake_free(fake *f)
         for (int i = 0; i < f->nseen[c]; i++)
             free(f->seen[c][i]);
     pthread_mutex_destroy(&f->lock);
+}
+
+/* Every take so far asked for exactly `n` tokens: leases of lease_tokens. */
+static void expect_wants(fake *f, uint32_t n)
+{
+    pthread_mutex_lock(&f->lock);
+    uint32_t lo = f->want_min, hi = f->want_max;
+    pthread_mutex_unlock(&f->lock);
+    if (lo != n || hi != n)
+        fail_msg("the backend was asked for %u to %u tokens at a time; lease is %u", lo, hi, n);
 }
 
 static long fake_calls(fake *f)
@@ -273,6 +289,7 @@ static void test_global_limit_holds_across_contexts(void **state)
     long calls = fake_calls(&p.fk);
     if (calls < 1 || calls > 400 / 10 + 4)
         fail_msg("%ld backend calls for 400 checks with leases of 10", calls);
+    expect_wants(&p.fk, 10);
     assert_true(p.fk.granted >= passes);           /* every pass was leased */
     assert_true(p.fk.granted <= passes + 2 * 10);  /* at most a lease unspent each */
 
@@ -310,6 +327,7 @@ static void test_default_lease_is_a_sixteenth(void **state)
     long calls = fake_calls(&p.fk);
     if (calls < 1 || calls > 800 / 100 + 4)
         fail_msg("%ld backend calls for 800 checks with the default lease (100)", calls);
+    expect_wants(&p.fk, 100);
     uint32_t passes = 800;
     passes += drain(p.ctx[0], NULL, NULL, NULL, TG_LIMIT_GLOBAL);
     passes += drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL);
@@ -385,6 +403,7 @@ static void test_leased_tokens_are_spent_by_their_holder(void **state)
     assert_true(after_first >= 1);
     assert_int_equal(chk(p.ctx[0], NULL, NULL, NULL).allowed, 1); /* spent locally */
     assert_int_equal(fake_calls(&p.fk), after_first);
+    expect_wants(&p.fk, 10);
     uint32_t b = drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL);
     assert_true(b >= 40 - 2 * 10 && b <= 40 - 2);
     /* Within lease_ms A still spends what it leased: nothing is lost. */
