@@ -47,7 +47,7 @@ endif
 
 DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEPS_PC) 2>/dev/null)
 DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null) -lpthread
-TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(DEPS_TEST_PC) 2>/dev/null)
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(DEPS_TEST_PC) 2>/dev/null) -lm
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 TG_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS)
