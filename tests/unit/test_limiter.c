@@ -1604,6 +1604,19 @@ static void test_max_keys_bounds_tracked_entries(void **state)
     }
     assert_true(most >= 50); /* it does keep entries, up to about the cap */
     fx_close(&f);
+
+    /* A cap smaller than one check's entries (user, workspace, IP). */
+    o.max_keys = 2;
+    fx_open(&f, &o);
+    for (int i = 0; i < 50; i++) {
+        snprintf(ws, sizeof ws, "tiny-ws-%d", i);
+        snprintf(user, sizeof user, "tiny-user-%d", i);
+        chk(f.ctx, ws, user, "192.0.2.3", 1);
+        assert_int_equal(tg_limiter_tracked(f.ctx, &n), TG_OK);
+        if (n > 2)
+            fail_msg("%zu entries tracked, max_keys is 2", n);
+    }
+    fx_close(&f);
 }
 
 static void test_idle_entries_are_evicted(void **state)

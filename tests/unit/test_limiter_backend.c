@@ -534,6 +534,10 @@ static void test_bad_backend_ops(void **state)
     ops_init(&ops, &fc);
     ops.take = NULL;
     expect_open_fails(&o, TG_EINVAL);
+    ops_init(&ops, &fc);
+    o.backend_dimensions = 1u << TG_LIMIT_DIMENSIONS; /* no such dimension */
+    expect_open_fails(&o, TG_EINVAL);
+    o.backend_dimensions = 0;
     assert_int_equal(fk.calls, 0);
 
     /* and good ops open */
@@ -631,6 +635,36 @@ static void test_backend_gets_the_configured_limit(void **state)
     pair_close(&p);
 }
 
+/* peek gives "the same verdict tg_limiter_check would give now": once this
+ * instance has been told by the backend that the shared bucket is empty
+ * (its own check was just denied by it, clock frozen), a peek must not
+ * announce a pass that the next check will refuse. Here B has taken all the
+ * shared tokens, so A's own bucket is still full but the backend's is not. */
+static void test_peek_agrees_with_check_on_a_shared_dimension(void **state)
+{
+    (void)state;
+    tg_limiter_options o;
+    lease_opts(&o);
+    pair p;
+    pair_open(&p, &o);
+    assert_int_equal(drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL), 40);
+    tg_limit_verdict first = chk(p.ctx[0], NULL, NULL, NULL);
+    assert_int_equal(first.allowed, 0); /* the backend has nothing for A */
+    assert_int_equal(first.dimension, TG_LIMIT_GLOBAL);
+    for (int i = 0; i < 3; i++) {
+        tg_limit_verdict pv, cv;
+        tg_limit_verdict_init(&pv);
+        tg_limit_verdict_init(&cv);
+        assert_int_equal(tg_limiter_peek(p.ctx[0], &pv, NULL, NULL, NULL, 1), TG_OK);
+        assert_int_equal(tg_limiter_check(p.ctx[0], &cv, NULL, NULL, NULL, 1), TG_OK);
+        assert_int_equal(cv.allowed, 0);
+        if (pv.allowed != cv.allowed || pv.dimension != cv.dimension)
+            fail_msg("peek said allowed %d (dimension %d), the check right after said allowed "
+                     "%d (dimension %d)", pv.allowed, pv.dimension, cv.allowed, cv.dimension);
+    }
+    pair_close(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_bad_backend_ops),
         cmocka_unit_test(test_both_contexts_use_the_same_key_bytes),
         cmocka_unit_test(test_backend_gets_the_configured_limit),
+        cmocka_unit_test(test_peek_agrees_with_check_on_a_shared_dimension),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
