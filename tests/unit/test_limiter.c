@@ -756,6 +756,27 @@ static void test_ip_parsing(void **state)
             fail_msg("\"%s\" shares a bucket with an address drained before", other[i]);
     }
 
+    /* Other spellings of an address are refused or are the same key: never
+     * a fresh bucket to get round the limit with. */
+    assert_int_equal(drain(f.ctx, NULL, NULL, "198.51.100.20", TG_LIMIT_IP, NULL), 3);
+    assert_int_equal(drain(f.ctx, NULL, NULL, "2001:db8::20", TG_LIMIT_IP, NULL), 3);
+    static const char *const spellings[] = {
+        "198.51.100.020", "0198.51.100.20", "198.051.100.20", "198.51.0100.20",
+        "198.51.100.0020", "0xc6.51.100.20", "198.51.25620", "3325256724",
+        "::ffff:198.51.100.20x", "2001:db8:0::20", "2001:0DB8:0000:0000:0000:0000:0000:0020",
+        "2001:db8::0:20", "2001:db8:0:0:0:0:0.0.0.32",
+    };
+    for (size_t i = 0; i < sizeof spellings / sizeof spellings[0]; i++) {
+        tg_limit_verdict sv;
+        tg_limit_verdict_init(&sv);
+        int rc = tg_limiter_check(f.ctx, &sv, NULL, NULL, spellings[i], 1);
+        if (rc == TG_OK && (sv.allowed || sv.dimension != TG_LIMIT_IP))
+            fail_msg("\"%s\" is accepted as an address with a bucket of its own",
+                     spellings[i]);
+        if (rc != TG_OK && rc != TG_EINVAL)
+            fail_msg("\"%s\": %s", spellings[i], tg_strerror(rc));
+    }
+
     char big[301];
     memset(big, '1', sizeof big - 1);
     big[sizeof big - 1] = '\0';
