@@ -25,7 +25,7 @@
 #define THREADS 4
 #define T0 INT64_C(1760000000000)
 
-enum { SC_USER, SC_IP, SC_WORKSPACE, SC_GLOBAL, SC_MIXED, SC_MIXED_IP };
+enum { SC_USER, SC_IP, SC_WORKSPACE, SC_GLOBAL, SC_MIXED, SC_MIXED_IP, SC_MIXED_GLOBAL };
 
 static const char *const SHARED_IP = "192.0.2.77";
 
@@ -93,6 +93,7 @@ static void *worker(void *arg)
             break;
         case SC_MIXED:
         case SC_MIXED_IP:
+        case SC_MIXED_GLOBAL:
             if (i % 2 == 0) { /* the shared workspace, a new user each time */
                 w = "mix-shared";
                 snprintf(user, sizeof user, "mu-%d-%u", tid, i);
@@ -109,6 +110,8 @@ static void *worker(void *arg)
                 a = SHARED_IP;
                 ok_dim2 = TG_LIMIT_IP;
             }
+            if (r->scenario == SC_MIXED_GLOBAL)
+                ok_dim2 = TG_LIMIT_GLOBAL;
             break;
         }
         tg_limit_verdict v;
@@ -458,6 +461,56 @@ static void test_mixed_behind_one_ip_is_exact(void **state)
     fx_close(&f);
 }
 
+/* The same traffic with a global burst of half what the workspaces and
+ * users would allow: the global bucket binds last, after every other
+ * dimension has passed, and a check it denies takes nothing elsewhere. */
+static void test_mixed_under_a_small_global_is_exact(void **state)
+{
+    (void)state;
+    load_tiers();
+    int own = ratio_tier(), sh = small_tier();
+    uint32_t g = (tier_ws[sh].burst + THREADS * tier_user[own].burst) / 2;
+    if (g < 1)
+        g = 1;
+    tg_limiter_options o;
+    base_opts(&o);
+    o.global.per_minute = 60;
+    o.global.burst = g;
+    fx f;
+    mixed m;
+    uint32_t attempts;
+    mixed_setup(&f, &m, &o, &attempts);
+
+    run r = {.ctx = f.ctx, .scenario = SC_MIXED_GLOBAL, .attempts = attempts};
+    hammer(&r);
+    assert_int_equal(atomic_load(&r.passes), g);
+
+    uint32_t shared = 0;
+    char ws[32];
+    tg_limit_verdict v;
+    /* Refill the global bucket, then read what the others have left (each
+     * of them has fewer tokens than the global bucket's burst). */
+    assert_int_equal(tg_limiter_reset(f.ctx, TG_LIMIT_GLOBAL, NULL, NULL), TG_OK);
+    assert_true(m.user_burst < g && m.shared_burst < g);
+    for (int t = 0; t < THREADS; t++) {
+        shared += r.shared_ws_passes[t];
+        assert_true(r.own_passes[t] <= m.user_burst);
+        snprintf(ws, sizeof ws, "mix-own-%d", t);
+        if (r.own_passes[t] < m.user_burst) {
+            v = pk(f.ctx, ws, "regular", NULL);
+            assert_int_equal(v.allowed, 1);
+            assert_int_equal(v.tokens_left, m.user_burst - r.own_passes[t] - 1);
+        }
+    }
+    assert_true(shared <= m.shared_burst);
+    if (shared < m.shared_burst) {
+        v = pk(f.ctx, "mix-shared", NULL, NULL);
+        assert_int_equal(v.allowed, 1);
+        assert_int_equal(v.tokens_left, m.shared_burst - shared - 1);
+    }
+    fx_close(&f);
+}
+
 /* Readers and admin calls race with checks: peek, trust, reset of other
  * entries, tier changes of another workspace, tracked. Only exactness of the
  * checked user is asserted; the rest is for ThreadSanitizer. */
@@ -525,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_global_is_exact),
         cmocka_unit_test(test_mixed_workspaces_are_exact),
         cmocka_unit_test(test_mixed_behind_one_ip_is_exact),
+        cmocka_unit_test(test_mixed_under_a_small_global_is_exact),
         cmocka_unit_test(test_exact_while_admin_calls_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
