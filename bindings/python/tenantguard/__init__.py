@@ -12,6 +12,7 @@ A Context is safe to share between threads (the C library locks what it
 needs and cffi releases the GIL during calls).
 """
 import contextlib
+import dataclasses
 import threading
 import weakref
 
@@ -21,7 +22,8 @@ __all__ = [
     "Error", "InvalidArgument", "OutOfMemory", "StoreError", "NotFound", "AlreadyExists",
     "VersionError", "FormatError", "AuthenticationFailed", "WrongWorkspace",
     "UnknownKeyVersion", "KeyRetired", "Shredded", "PermissionError_", "RangeError",
-    "KmsError", "Store", "Context", "version",
+    "KmsError", "Store", "Context", "RateVerdict", "tier_default", "DIMENSIONS", "TIERS",
+    "version",
 ]
 
 
@@ -174,6 +176,72 @@ class Store:
         self.close()
 
 
+DIMENSIONS = ("user", "workspace", "ip", "global")
+TIERS = ("free", "standard", "professional", "enterprise")
+
+
+def _dimension(name):
+    try:
+        return DIMENSIONS.index(name)
+    except ValueError:
+        raise InvalidArgument(-1, f"dimension must be one of {DIMENSIONS}, not {name!r}") from None
+
+
+def _tier(name):
+    try:
+        return TIERS.index(name)
+    except ValueError:
+        raise InvalidArgument(-1, f"tier must be one of {TIERS}, not {name!r}") from None
+
+
+def _opt_id(value, what):
+    return ffi.NULL if value is None else _id(value, what)
+
+
+@dataclasses.dataclass(frozen=True)
+class RateVerdict:
+    """The answer to a rate check. `dimension` names the dimension that
+    denied ("user", "workspace", "ip", "global"), or is None if allowed;
+    per_minute and burst are its effective limit."""
+
+    allowed: bool
+    dimension: str
+    penalized: bool
+    penalty_level: int
+    per_minute: int
+    burst: int
+    tokens_left: int
+    retry_after_ms: int
+
+
+def tier_default(tier, dimension):
+    """(per_minute, burst) of a tier for "user" or "workspace"."""
+    out = ffi.new("tg_limit *")
+    _check(lib.tg_limiter_tier_default(out, _tier(tier), _dimension(dimension)))
+    return out.per_minute, out.burst
+
+
+_LIMIT_FIELDS = ("ip", "global")
+_COUNT_FIELDS = ("max_keys", "idle_evict_ms", "violations_to_penalize", "violation_window_ms",
+                 "penalty_base_ms", "penalty_factor", "penalty_max_ms", "penalty_decay_ms")
+
+
+def _limiter_options(settings):
+    """tg_limiter_options from a dict: "ip" and "global" as (per_minute,
+    burst), the counters by their C names. Unknown keys are an error."""
+    opts = ffi.new("tg_limiter_options *")
+    lib.tg_limiter_options_init(opts)
+    for key, value in settings.items():
+        if key in _LIMIT_FIELDS:
+            limit = getattr(opts, key)  # "global" is a Python keyword: no opts.global
+            limit.per_minute, limit.burst = value
+        elif key in _COUNT_FIELDS:
+            setattr(opts, key, value)
+        else:
+            raise InvalidArgument(-1, f"unknown limiter option {key!r}")
+    return opts
+
+
 def _close_context(ptr, store_handle):
     lib.tg_ctx_close(ptr)
     if store_handle is not None:
@@ -186,12 +254,18 @@ class Context:
     store itself). The root key comes from master_key (32 bytes, bytes or
     bytearray; the copy handed to the library is wiped once it has taken
     it), master_key_path, $TENANTGUARD_MASTER_KEY or "<store_path>.key".
+    `limiter` is a dict of rate-limiter settings ({"ip": (600, 100),
+    "global": (600000, 20000), "max_keys": ..., "penalty_base_ms": ...}).
     close() waits for calls in flight on other threads."""
 
-    def __init__(self, store=None, *, store_path=None, master_key=None, master_key_path=None):
+    def __init__(self, store=None, *, store_path=None, master_key=None, master_key_path=None,
+                 limiter=None):
         cfg = ffi.new("tg_config *")
         lib.tg_config_init(cfg)
-        keep = []  # C strings that must live until tg_ctx_open returns
+        keep = []  # C strings and structs that must live until tg_ctx_open returns
+        if limiter is not None:
+            keep.append(_limiter_options(limiter))
+            cfg.limiter = keep[-1]
         if store_path is not None:
             keep.append(ffi.new("char[]", _id(store_path, "store_path")))
             cfg.store_path = keep[-1]
@@ -287,3 +361,75 @@ class Context:
         ws = _id(workspace, "workspace")
         with self._handle.use() as ctx:
             _check(lib.tg_keyring_shred_workspace(ctx, ws))
+
+    # ---- rate limiting ----
+
+    def _rate(self, fn, workspace, user, ip, cost):
+        args = (_opt_id(workspace, "workspace"), _opt_id(user, "user"), _opt_id(ip, "ip"))
+        v = ffi.new("tg_limit_verdict *")
+        lib.tg_limit_verdict_init(v)
+        with self._handle.use() as ctx:
+            _check(fn(ctx, v, *args, cost))
+        return RateVerdict(bool(v.allowed), DIMENSIONS[v.dimension] if v.dimension >= 0 else None,
+                           bool(v.penalized), v.penalty_level, v.limit.per_minute, v.limit.burst,
+                           v.tokens_left, v.retry_after_ms)
+
+    def rate_check(self, workspace=None, user=None, ip=None, cost=1):
+        """Takes `cost` tokens from every dimension that applies, or none if
+        any is short; returns a RateVerdict (a denial is not an exception)."""
+        return self._rate(lib.tg_limiter_check, workspace, user, ip, cost)
+
+    def rate_peek(self, workspace=None, user=None, ip=None, cost=1):
+        """The verdict rate_check would give, taking nothing."""
+        return self._rate(lib.tg_limiter_peek, workspace, user, ip, cost)
+
+    def rate_reset(self, dimension, workspace=None, key=None):
+        args = (_dimension(dimension), _opt_id(workspace, "workspace"), _opt_id(key, "key"))
+        with self._handle.use() as ctx:
+            _check(lib.tg_limiter_reset(ctx, *args))
+
+    def set_tier(self, workspace, tier):
+        args = (_id(workspace, "workspace"), _tier(tier))
+        with self._handle.use() as ctx:
+            _check(lib.tg_limiter_set_tier(ctx, *args))
+
+    def set_user_limit(self, workspace, messages_per_minute):
+        """Overrides the per-user rate (0 returns to the tier default)."""
+        ws = _id(workspace, "workspace")
+        with self._handle.use() as ctx:
+            _check(lib.tg_limiter_set_user_limit(ctx, ws, messages_per_minute))
+
+    def trust(self, workspace, user):
+        out = ffi.new("double *")
+        args = (_id(workspace, "workspace"), _id(user, "user"))
+        with self._handle.use() as ctx:
+            _check(lib.tg_limiter_get_trust(ctx, out, *args))
+        return out[0]
+
+    def set_trust(self, workspace, user, trust):
+        args = (_id(workspace, "workspace"), _id(user, "user"), float(trust))
+        with self._handle.use() as ctx:
+            _check(lib.tg_limiter_set_trust(ctx, *args))
+
+    def adjust_trust(self, workspace, user, delta):
+        """Adds delta, clamped to [0, 1]; returns the new score."""
+        out = ffi.new("double *")
+        args = (_id(workspace, "workspace"), _id(user, "user"), float(delta))
+        with self._handle.use() as ctx:
+            _check(lib.tg_limiter_adjust_trust(ctx, out, *args))
+        return out[0]
+
+    def apply_penalty(self, dimension, workspace=None, key=None, duration_ms=0):
+        """Penalises a user (dimension "user", with workspace) or an IP;
+        duration_ms 0 means the next escalation level's period."""
+        args = (_dimension(dimension), _opt_id(workspace, "workspace"), _opt_id(key, "key"),
+                duration_ms)
+        with self._handle.use() as ctx:
+            _check(lib.tg_limiter_apply_penalty(ctx, *args))
+
+    def rate_tracked(self):
+        """How many limiter entries this context tracks now."""
+        out = ffi.new("size_t *")
+        with self._handle.use() as ctx:
+            _check(lib.tg_limiter_tracked(ctx, out))
+        return out[0]

@@ -68,6 +68,61 @@ ffi.cdef(
     int tg_keyring_shred_subject(tg_ctx *ctx, const char *workspace_id,
                                  const char *subject_id);
     int tg_keyring_shred_workspace(tg_ctx *ctx, const char *workspace_id);
+
+    typedef struct tg_limit {
+        uint32_t per_minute;
+        uint32_t burst;
+    } tg_limit;
+    typedef struct tg_limiter_backend_ops tg_limiter_backend_ops;
+    typedef struct tg_limiter_options {
+        uint32_t version;
+        uint32_t struct_size;
+        tg_limit ip;
+        tg_limit global;
+        uint32_t max_keys;
+        uint32_t idle_evict_ms;
+        uint32_t violations_to_penalize;
+        uint32_t violation_window_ms;
+        uint32_t penalty_base_ms;
+        uint32_t penalty_factor;
+        uint32_t penalty_max_ms;
+        uint32_t penalty_decay_ms;
+        const tg_limiter_backend_ops *backend;
+        uint32_t backend_dimensions;
+        uint32_t lease_tokens;
+        uint32_t lease_ms;
+    } tg_limiter_options;
+    typedef struct tg_limit_verdict {
+        uint32_t version;
+        uint32_t struct_size;
+        int allowed;
+        int dimension;
+        int penalized;
+        uint32_t penalty_level;
+        tg_limit limit;
+        uint32_t tokens_left;
+        int64_t retry_after_ms;
+    } tg_limit_verdict;
+    void tg_limiter_options_init(tg_limiter_options *opts);
+    void tg_limit_verdict_init(tg_limit_verdict *v);
+    int tg_limiter_tier_default(tg_limit *out, int tier, int dimension);
+    int tg_limiter_check(tg_ctx *ctx, tg_limit_verdict *out, const char *workspace_id,
+                         const char *user_id, const char *ip, uint32_t cost);
+    int tg_limiter_peek(tg_ctx *ctx, tg_limit_verdict *out, const char *workspace_id,
+                        const char *user_id, const char *ip, uint32_t cost);
+    int tg_limiter_reset(tg_ctx *ctx, int dimension, const char *workspace_id, const char *key);
+    int tg_limiter_set_tier(tg_ctx *ctx, const char *workspace_id, int tier);
+    int tg_limiter_set_user_limit(tg_ctx *ctx, const char *workspace_id,
+                                  uint32_t messages_per_minute);
+    int tg_limiter_get_trust(tg_ctx *ctx, double *out_trust, const char *workspace_id,
+                             const char *user_id);
+    int tg_limiter_set_trust(tg_ctx *ctx, const char *workspace_id, const char *user_id,
+                             double trust);
+    int tg_limiter_adjust_trust(tg_ctx *ctx, double *out_trust, const char *workspace_id,
+                                const char *user_id, double delta);
+    int tg_limiter_apply_penalty(tg_ctx *ctx, int dimension, const char *workspace_id,
+                                 const char *key, uint32_t duration_ms);
+    int tg_limiter_tracked(tg_ctx *ctx, size_t *out_count);
     """
 )
 
