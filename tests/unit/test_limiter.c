@@ -651,6 +651,32 @@ static void test_default_ip_and_global_limits(void **state)
     fx_close(&f);
 }
 
+/* The clock is an int64_t of ms since the epoch; a time before 1970 is
+ * still a time. A first check at such a time finds full buckets. */
+static void test_fresh_buckets_are_full_at_any_time(void **state)
+{
+    (void)state;
+    const int64_t times[] = {0, 1, -1, -5000000, INT64_C(-1760000000000)};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        tg_limiter_options o;
+        base_opts(&o);
+        o.ip.per_minute = 60;
+        o.ip.burst = 3;
+        fx f;
+        fx_open(&f, &o);
+        f.clock.now_ms = times[i];
+        tg_limit_verdict v;
+        uint32_t n = drain(f.ctx, NULL, NULL, "192.0.2.1", TG_LIMIT_IP, &v);
+        if (n != 3)
+            fail_msg("clock at %lld ms: a new IP passed %u checks, burst 3",
+                     (long long)times[i], n);
+        assert_int_equal(v.retry_after_ms, 1000);
+        f.clock.now_ms += 1000;
+        assert_int_equal(chk(f.ctx, NULL, NULL, "192.0.2.1", 1).allowed, 1);
+        fx_close(&f);
+    }
+}
+
 /* A workspace on which set_tier was never called has some tier's limits. */
 static void test_unset_tier_is_a_tier(void **state)
 {
@@ -1707,6 +1733,7 @@ int main(void)
         cmocka_unit_test(test_denied_by_global_consumes_nothing_elsewhere),
         cmocka_unit_test(test_denied_by_user_consumes_nothing_elsewhere),
         cmocka_unit_test(test_default_ip_and_global_limits),
+        cmocka_unit_test(test_fresh_buckets_are_full_at_any_time),
         cmocka_unit_test(test_unset_tier_is_a_tier),
         cmocka_unit_test(test_keys_are_distinct_per_entity),
         cmocka_unit_test(test_ip_parsing),
