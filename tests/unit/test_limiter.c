@@ -1625,6 +1625,80 @@ static void test_bad_options(void **state)
     expect_open_fails(&o, TG_EINVAL, TG_ERANGE);
 }
 
+/* ---- allocation failures --------------------------------------------------- */
+
+/* The limiter's memory comes from the context's allocator; a check that
+ * cannot allocate fails with TG_ENOMEM and takes nothing; nothing leaks. */
+static void test_allocation_failures(void **state)
+{
+    (void)state;
+    tg_limiter_options o;
+    base_opts(&o);
+    o.ip.per_minute = 60;
+    o.ip.burst = 5000;
+    tg_store *store = NULL;
+    assert_int_equal(tg_store_open_memory(&store), TG_OK);
+    tgt_clock clock = {T0};
+    tg_config cfg;
+    tgt_config(&cfg, store, &clock);
+    cfg.limiter = &o;
+    tgt_failing_alloc fa;
+
+    /* Opening: each allocation in turn fails, until none does. */
+    long k;
+    for (k = 1; k < 10000; k++) {
+        tgt_failing_alloc_init(&fa, k);
+        cfg.allocator = &fa.ops;
+        tg_ctx *ctx = NULL;
+        int rc = tg_ctx_open(&ctx, &cfg);
+        if (rc == TG_OK) {
+            tg_ctx_close(ctx);
+            assert_int_equal(fa.live, 0);
+            break;
+        }
+        assert_int_equal(rc, TG_ENOMEM);
+        assert_null(ctx);
+        assert_int_equal(fa.live, 0);
+    }
+    assert_true(k < 10000);
+
+    /* Checking: every other check's first allocation fails. */
+    tgt_failing_alloc_init(&fa, 0);
+    cfg.allocator = &fa.ops;
+    tg_ctx *ctx = NULL;
+    assert_int_equal(tg_ctx_open(&ctx, &cfg), TG_OK);
+    char ws[32], user[32];
+    uint32_t passed = 0, enomem = 0;
+    for (int i = 0; i < 3000; i++) {
+        snprintf(ws, sizeof ws, "nomem-ws-%d", i);
+        snprintf(user, sizeof user, "nomem-user-%d", i);
+        fa.fail_at = (i % 2) ? 0 : fa.calls + 1;
+        tg_limit_verdict v;
+        tg_limit_verdict_init(&v);
+        arm();
+        int rc = tg_limiter_check(ctx, &v, ws, user, "192.0.2.1", 1);
+        if (rc == TG_ENOMEM) {
+            enomem++;
+            const char *m = tg_ctx_errmsg(NULL);
+            if (!m[0] || strcmp(m, armed) == 0)
+                fail_msg("TG_ENOMEM without a message of its own");
+            continue;
+        }
+        assert_int_equal(rc, TG_OK);
+        assert_int_equal(v.allowed, 1);
+        passed++;
+    }
+    fa.fail_at = 0;
+    if (enomem == 0)
+        fail_msg("3000 new users and workspaces and not one allocation through the "
+                 "context's allocator");
+    /* The IP paid for the checks that passed, not for those that failed. */
+    assert_int_equal(drain(ctx, NULL, NULL, "192.0.2.1", TG_LIMIT_IP, NULL), 5000 - passed);
+    tg_ctx_close(ctx);
+    assert_int_equal(fa.live, 0);
+    tg_store_close(store);
+}
+
 /* ---- bounded memory --------------------------------------------------------- */
 
 static void test_max_keys_bounds_tracked_entries(void **state)
@@ -1751,6 +1825,7 @@ int main(void)
         cmocka_unit_test(test_verdict_struct_size_is_respected),
         cmocka_unit_test(test_tracked_and_misc_reject_bad_input),
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_allocation_failures),
         cmocka_unit_test(test_max_keys_bounds_tracked_entries),
         cmocka_unit_test(test_idle_entries_are_evicted),
     };
