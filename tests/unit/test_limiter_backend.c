@@ -651,18 +651,24 @@ static void test_peek_agrees_with_check_on_a_shared_dimension(void **state)
     tg_limit_verdict first = chk(p.ctx[0], NULL, NULL, NULL);
     assert_int_equal(first.allowed, 0); /* the backend has nothing for A */
     assert_int_equal(first.dimension, TG_LIMIT_GLOBAL);
+    tg_limit_verdict pv[3], cv[3];
+    int prc[3], crc[3];
     for (int i = 0; i < 3; i++) {
-        tg_limit_verdict pv, cv;
-        tg_limit_verdict_init(&pv);
-        tg_limit_verdict_init(&cv);
-        assert_int_equal(tg_limiter_peek(p.ctx[0], &pv, NULL, NULL, NULL, 1), TG_OK);
-        assert_int_equal(tg_limiter_check(p.ctx[0], &cv, NULL, NULL, NULL, 1), TG_OK);
-        assert_int_equal(cv.allowed, 0);
-        if (pv.allowed != cv.allowed || pv.dimension != cv.dimension)
-            fail_msg("peek said allowed %d (dimension %d), the check right after said allowed "
-                     "%d (dimension %d)", pv.allowed, pv.dimension, cv.allowed, cv.dimension);
+        tg_limit_verdict_init(&pv[i]);
+        tg_limit_verdict_init(&cv[i]);
+        prc[i] = tg_limiter_peek(p.ctx[0], &pv[i], NULL, NULL, NULL, 1);
+        crc[i] = tg_limiter_check(p.ctx[0], &cv[i], NULL, NULL, NULL, 1);
     }
-    pair_close(&p);
+    pair_close(&p); /* before failing, so that a failure leaks nothing */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(prc[i], TG_OK);
+        assert_int_equal(crc[i], TG_OK);
+        assert_int_equal(cv[i].allowed, 0);
+        if (pv[i].allowed != cv[i].allowed || pv[i].dimension != cv[i].dimension)
+            fail_msg("peek said allowed %d (dimension %d), the check right after said allowed "
+                     "%d (dimension %d)", pv[i].allowed, pv[i].dimension, cv[i].allowed,
+                     cv[i].dimension);
+    }
 }
 
 int main(void)
