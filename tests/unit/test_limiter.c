@@ -983,6 +983,11 @@ static void test_reset(void **state)
     EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_USER, NULL, "alice"));
     EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_WORKSPACE, NULL, NULL));
     EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_IP, NULL, NULL));
+    /* The header names which ids each dimension takes; the others are NULL. */
+    EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_WORKSPACE, "acme", "alice"));
+    EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_IP, "acme", "192.0.2.44"));
+    EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_GLOBAL, "acme", NULL));
+    EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_GLOBAL, NULL, "192.0.2.44"));
     for (size_t i = 0; i < N_BAD_IDS; i++) {
         EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_USER, bad_ids[i], "alice"));
         EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_USER, "acme", bad_ids[i]));
@@ -1145,6 +1150,10 @@ static void test_trust(void **state)
     assert_int_equal(tg_limiter_adjust_trust(f.ctx, &t, "acme", "bob", -0.1), TG_OK);
     assert_true(fabs(t - 0.9) < 1e-9);
     assert_int_equal(tg_limiter_adjust_trust(f.ctx, &t, "acme", "bob", -5.0), TG_OK);
+    assert_true(t == 0.0);
+    assert_int_equal(tg_limiter_adjust_trust(f.ctx, &t, "acme", "bob", INFINITY), TG_OK);
+    assert_true(t == 1.0);
+    assert_int_equal(tg_limiter_adjust_trust(f.ctx, &t, "acme", "bob", -INFINITY), TG_OK);
     assert_true(t == 0.0);
     assert_int_equal(tg_limiter_adjust_trust(f.ctx, NULL, "acme", "bob", 0.4), TG_OK);
     assert_int_equal(tg_limiter_get_trust(f.ctx, &t, "acme", "bob"), TG_OK);
@@ -1443,6 +1452,7 @@ static void test_apply_penalty(void **state)
     EXPECT_ERR(TG_EINVAL, tg_limiter_apply_penalty(f.ctx, TG_LIMIT_USER, NULL, "eve", 0));
     EXPECT_ERR(TG_EINVAL, tg_limiter_apply_penalty(f.ctx, TG_LIMIT_USER, "acme", NULL, 0));
     EXPECT_ERR(TG_EINVAL, tg_limiter_apply_penalty(f.ctx, TG_LIMIT_IP, NULL, NULL, 0));
+    EXPECT_ERR(TG_EINVAL, tg_limiter_apply_penalty(f.ctx, TG_LIMIT_IP, "acme", "::1", 0));
     for (size_t i = 0; i < N_BAD_IDS; i++) {
         EXPECT_ERR(TG_EINVAL,
                    tg_limiter_apply_penalty(f.ctx, TG_LIMIT_USER, bad_ids[i], "eve", 0));
