@@ -8,9 +8,9 @@
  * error: the call returns TG_OK with a verdict saying which dimension
  * denied, its limit, the tokens left there and how long to wait.
  *
- * Limits: a workspace's tier (TG_TIER_*) gives the user and workspace
- * limits (docs/LIMITER.md has the table; tg_limiter_tier_default() reads
- * it); a workspace may override its per-user rate (messages_per_minute);
+ * Limits: a workspace's tier (TG_TIER_*; TG_TIER_FREE until set) gives the
+ * user and workspace limits (docs/LIMITER.md has the table;
+ * tg_limiter_tier_default() reads it); a workspace may override its per-user rate (messages_per_minute);
  * the IP and global limits come from tg_limiter_options. A user's trust
  * score in [0,1] scales that user's rate and burst: 0 gives 0.25x, the
  * default 0.5 gives 1x, 1 gives 2x, linearly in between.
@@ -24,7 +24,8 @@
  *
  * State is in memory, per context, sharded (no global lock); entries idle
  * for `idle_evict_ms` with a full bucket and no penalty are evicted, and at
- * most `max_keys` entries are kept (the least recently used go first).
+ * most `max_keys` entries are kept (at the cap, entries not used recently
+ * go first: a CLOCK approximation of least-recently-used).
  * Workspace settings (tier, override) and non-default trust are kept until
  * the entry is evicted at the cap. Several instances can share limits
  * through a tg_limiter_backend_ops (see below).
@@ -91,11 +92,15 @@ TG_API int tg_limiter_tier_default(tg_limit *out, int tier, int dimension);
  * lifts the limit.
  *
  * The library keeps its hot path local: for a shared dimension it leases
- * `lease_tokens` at a time from the backend and spends them locally; a
- * lease never outlives `lease_ms`. So a limit is exact per instance and
+ * `lease_tokens` at a time from the backend and spends them locally;
+ * unspent leased tokens are given up after `lease_ms` (a remainder smaller
+ * than one check's cost is carried into the next lease, so a multi-token
+ * check cannot starve). So a limit is exact per instance and
  * accurate across instances to within (instances x lease_tokens) tokens:
  * tokens one instance has leased and not spent are unavailable to the
- * others until spent or expired. Must be thread-safe.
+ * others until spent or expired. `take` is called while the check holds
+ * its shard locks: it must be quick, thread-safe, and must not call back
+ * into the limiter.
  */
 typedef struct tg_limiter_backend_ops {
     uint32_t version;     /* TG_LIMITER_BACKEND_VERSION */
@@ -167,7 +172,10 @@ TG_API int tg_limiter_check(tg_ctx *ctx, tg_limit_verdict *out, const char *work
                             const char *user_id, const char *ip, uint32_t cost);
 
 /* The same verdict tg_limiter_check would give now, consuming nothing and
- * counting no violation. Same errors. */
+ * counting no violation. For a dimension shared through a backend, peek
+ * asks the backend nothing: it answers from this instance's lease and from
+ * the backend's last refusal, which stands until its retry time. Same
+ * errors. */
 TG_API int tg_limiter_peek(tg_ctx *ctx, tg_limit_verdict *out, const char *workspace_id,
                            const char *user_id, const char *ip, uint32_t cost);
 
@@ -211,7 +219,8 @@ TG_API int tg_limiter_apply_penalty(tg_ctx *ctx, int dimension, const char *work
                                     const char *key, uint32_t duration_ms);
 
 /* Number of entries tracked now (buckets with their trust and penalty
- * state), for monitoring and for sizing max_keys. */
+ * state; the global bucket is not counted), for monitoring and for sizing
+ * max_keys. */
 TG_API int tg_limiter_tracked(tg_ctx *ctx, size_t *out_count);
 
 /* Upper bound of the memory one tracked entry costs, in bytes, including
