@@ -25,8 +25,6 @@
 
 typedef struct dim {
     int kind;
-    uint32_t shard; /* unused for the global bucket */
-    uint8_t digest[TG__LDIGEST];
     tg__lentry *e; /* the entry's two parts */
     tg__lcold *c;
     tg_limit lim;
@@ -42,8 +40,11 @@ typedef struct op {
     uint32_t cost;
     int64_t need; /* the cost in units */
     tg__largs a;
-    dim d[MAXD];
+    dim d[MAXD];  /* user, workspace, IP (those given, in this order), global */
     int n;
+    uint32_t kinds;            /* bit (1 << TG_LIMIT_*) per dimension in d */
+    tg__lkey keys[MAXD - 1];   /* of d[0..n-1) */
+    tg__lref refs[MAXD - 1];
     uint32_t shards[MAXD - 1]; /* distinct, increasing */
     int nshards;
     tg__lentry blank; /* an untracked entry, for peek */
@@ -87,24 +88,29 @@ bool tg__lentry_evictable(const tg__lentry *e, const tg__lcold *c, int64_t now, 
 
 static void add_dim(op *o, int kind)
 {
-    dim *d = &o->d[o->n++];
+    dim *d = &o->d[o->n];
     d->kind = kind;
-    d->shard = 0;
-    d->e = NULL;
-    d->c = NULL;
-    if (kind == TG_LIMIT_GLOBAL)
+    o->kinds |= 1u << kind;
+    if (kind == TG_LIMIT_GLOBAL) {
+        o->n++;
         return;
-    tg__lkey_digest(o->lim, kind, &o->a, d->digest);
-    d->shard = tg__ltable_shard_of(o->lim->table, d->digest);
+    }
+    tg__lkey *k = &o->keys[o->n++];
+    k->kind = kind;
+    tg__lkey_digest(o->lim, kind, &o->a, k->digest);
+    uint32_t shard = k->shard = tg__ltable_shard_of(o->lim->table, k->digest);
+    /* The lock and the hash bucket load while the rest of the check is set
+     * up (the other digests, the clock). */
+    tg__ltable_prefetch(o->lim->table, shard, k->digest, 0);
     int i = o->nshards;
-    for (int k = 0; k < o->nshards; k++)
-        if (o->shards[k] == d->shard)
+    for (int j = 0; j < o->nshards; j++)
+        if (o->shards[j] == shard)
             return;
-    while (i > 0 && o->shards[i - 1] > d->shard) {
+    while (i > 0 && o->shards[i - 1] > shard) {
         o->shards[i] = o->shards[i - 1];
         i--;
     }
-    o->shards[i] = d->shard;
+    o->shards[i] = shard;
     o->nshards++;
 }
 
@@ -126,49 +132,27 @@ static int setup(op *o, const char *ws, const char *user, const char *ip)
     return TG_OK;
 }
 
-static void lock_all(op *o)
-{
-    for (int i = 0; i < o->n - 1; i++) /* all but the global bucket */
-        tg__ltable_prefetch(o->lim->table, o->d[i].shard, o->d[i].digest, 0);
-    for (int i = 0; i < o->nshards; i++)
-        tg__ltable_lock(o->lim->table, o->shards[i]);
-}
-
-static void unlock_all(op *o)
-{
-    if (o->commit)
-        for (int i = 0; i < o->n; i++)
-            if (o->d[i].kind != TG_LIMIT_GLOBAL && o->d[i].e)
-                tg__lentry_unpin(o->d[i].e);
-    for (int i = o->nshards - 1; i >= 0; i--) {
-        if (o->commit)
-            tg__ltable_release(o->lim->table, o->shards[i]);
-        tg__ltable_unlock(o->lim->table, o->shards[i]);
-    }
-}
-
 static int lookup(op *o)
 {
-    /* Every entry is on its way before the first is read. */
-    for (int i = 0; i < o->n - 1; i++) /* all but the global bucket */
-        tg__ltable_prefetch(o->lim->table, o->d[i].shard, o->d[i].digest, 1);
-    for (int i = 0; i < o->n; i++) {
-        dim *d = &o->d[i];
-        tg__lref r;
-        if (d->kind == TG_LIMIT_GLOBAL) {
-            r.e = &o->lim->global;
-            r.c = &o->lim->global_cold;
-        } else if (o->commit) {
-            int rc = tg__ltable_get(o->lim->table, d->shard, d->digest, d->kind, o->now, &r);
-            if (rc)
-                return rc;
-        } else if (!tg__ltable_find(o->lim->table, d->shard, d->digest, &r)) {
-            r.e = &o->blank;
-            r.c = &o->blank_cold;
-        }
-        d->e = r.e;
-        d->c = r.c;
+    int nk = o->n - 1; /* d[nk] is the global bucket */
+    tg__ltable *t = o->lim->table;
+    if (o->commit) {
+        int rc = tg__ltable_get_n(t, o->keys, nk, o->now, o->refs);
+        if (rc)
+            return rc;
+    } else {
+        for (int i = 0; i < nk; i++)
+            if (!tg__ltable_find(t, o->keys[i].shard, o->keys[i].digest, &o->refs[i])) {
+                o->refs[i].e = &o->blank;
+                o->refs[i].c = &o->blank_cold;
+            }
     }
+    for (int i = 0; i < nk; i++) {
+        o->d[i].e = o->refs[i].e;
+        o->d[i].c = o->refs[i].c;
+    }
+    o->d[nk].e = &o->lim->global;
+    o->d[nk].c = &o->lim->global_cold;
     return TG_OK;
 }
 
@@ -426,6 +410,62 @@ static void decide(op *o)
     pthread_mutex_unlock(glock);
 }
 
+/*
+ * The common case, decided without the general machinery above: a check
+ * (not a peek) in which no dimension is kept by a backend, no user or IP
+ * is in a penalty period and every bucket holds the cost. Then it takes
+ * the cost everywhere (the global bucket under its lock, last, as decide
+ * does) and gives the same verdict allow() would. Returns false, having
+ * changed nothing, when any of that does not hold: decide() then gives
+ * the verdict.
+ */
+static bool allow_fast(op *o)
+{
+    const int64_t now = o->now, need = o->need;
+    const int nt = o->n - 1; /* d[nt] is the global bucket */
+    for (int i = 0; i < nt; i++) {
+        dim *d = &o->d[i];
+        const tg__lentry *e = d->e;
+        if ((is_penalizable(d->kind) && now < e->pen_until) ||
+            (d->have = tg__bucket_level(e->tokens, e->last, now, d->lim.per_minute,
+                                        d->lim.burst)) < need)
+            return false;
+    }
+    dim *g = &o->d[nt];
+    pthread_mutex_t *glock = &o->lim->global_lock;
+    pthread_mutex_lock(glock);
+    g->have = tg__bucket_level(g->e->tokens, g->e->last, now, g->lim.per_minute, g->lim.burst);
+    if (g->have < need) {
+        pthread_mutex_unlock(glock);
+        return false;
+    }
+    g->have -= need;
+    settle(o, g);
+    pthread_mutex_unlock(glock);
+    /* The verdict names the dimension with the fewest whole tokens left
+     * (the first of equals). */
+    const dim *best = NULL;
+    uint32_t best_left = 0;
+    for (int i = 0; i < o->n; i++) {
+        dim *d = &o->d[i];
+        if (i < nt)
+            d->have -= need;
+        uint32_t left = tg__bucket_whole(d->have);
+        if (!best || left < best_left) {
+            best = d;
+            best_left = left;
+        }
+    }
+    o->v.allowed = 1;
+    o->v.dimension = TG_LIMIT_NONE;
+    o->v.penalized = 0;
+    o->v.penalty_level = 0;
+    o->v.limit = best->lim;
+    o->v.tokens_left = best_left;
+    o->v.retry_after_ms = 0;
+    return true;
+}
+
 static int check_verdict(const tg_limit_verdict *v)
 {
     if (!v)
@@ -456,6 +496,7 @@ static int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const char *u
     o.cost = cost;
     o.need = tg__units(cost);
     o.n = 0;
+    o.kinds = 0;
     o.nshards = 0;
     if ((rc = setup(&o, ws, user, ip)))
         return rc;
@@ -466,25 +507,43 @@ static int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const char *u
         o.blank.trust = 0.5;
         o.blank.tier = TG__LDEFAULT_TIER;
     }
-    tg_limit_verdict_init(&o.v);
     o.now = tg__ctx_now(ctx);
 
-    lock_all(&o);
-    if (commit)
-        for (int i = 0; i < o.nshards; i++)
-            tg__ltable_sweep(o.lim->table, o.shards[i], o.now, tg__lentry_evictable, o.lim);
+    int nk = o.n - 1;
+    tg__ltable *t = o.lim->table;
+    tg__ltable_enter(t, o.shards, o.nshards, o.keys, nk, o.now,
+                     commit ? tg__lentry_evictable : NULL, o.lim);
     if (!(rc = lookup(&o)) && !(rc = limits(&o))) {
-        decide(&o);
+        if (!commit || (o.lim->o.shared & o.kinds) || !allow_fast(&o))
+            decide(&o);
         if (commit)
-            for (int i = 0; i < o.n - 1; i++) /* the global bucket settled in decide */
+            for (int i = 0; i < nk; i++) /* the global bucket settled in decide */
                 settle(&o, &o.d[i]);
     }
-    unlock_all(&o);
+    tg__ltable_leave(t, o.shards, o.nshards, o.refs, commit ? nk : 0, commit);
     if (rc)
         return rc;
-    size_t skip = offsetof(tg_limit_verdict, allowed);
-    size_t size = out->struct_size < sizeof o.v ? out->struct_size : sizeof o.v;
-    memcpy((char *)out + skip, (const char *)&o.v + skip, size - skip);
+    if (out->struct_size >= sizeof *out) {
+        out->allowed = o.v.allowed;
+        out->dimension = o.v.dimension;
+        out->penalized = o.v.penalized;
+        out->penalty_level = o.v.penalty_level;
+        out->limit = o.v.limit;
+        out->tokens_left = o.v.tokens_left;
+        out->retry_after_ms = o.v.retry_after_ms;
+    } else { /* a struct from older headers: only as far as it reaches */
+        tg_limit_verdict v;
+        tg_limit_verdict_init(&v);
+        v.allowed = o.v.allowed;
+        v.dimension = o.v.dimension;
+        v.penalized = o.v.penalized;
+        v.penalty_level = o.v.penalty_level;
+        v.limit = o.v.limit;
+        v.tokens_left = o.v.tokens_left;
+        v.retry_after_ms = o.v.retry_after_ms;
+        size_t skip = offsetof(tg_limit_verdict, allowed);
+        memcpy((char *)out + skip, (const char *)&v + skip, out->struct_size - skip);
+    }
     return TG_OK;
 }
 

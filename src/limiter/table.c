@@ -391,6 +391,46 @@ void tg__ltable_sweep(tg__ltable *t, uint32_t shard_no, int64_t now, tg__ltable_
     s->next_sweep = now > INT64_MAX - wait ? INT64_MAX : now + wait;
 }
 
+void tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lkey *keys,
+                      int nk, int64_t now, tg__ltable_evictable fn, void *arg)
+{
+    for (int i = 0; i < ns; i++) {
+        shard *s = &t->shards[shards[i]];
+        pthread_mutex_lock(&s->lock);
+        if (fn && now >= s->next_sweep)
+            tg__ltable_sweep(t, shards[i], now, fn, arg);
+    }
+    for (int i = 0; i < nk; i++)
+        tg__ltable_prefetch(t, keys[i].shard, keys[i].digest, 1);
+}
+
+int tg__ltable_get_n(tg__ltable *t, const tg__lkey *keys, int nk, int64_t now, tg__lref *out)
+{
+    for (int i = 0; i < nk; i++)
+        out[i].e = NULL, out[i].c = NULL;
+    for (int i = 0; i < nk; i++) {
+        int rc = tg__ltable_get(t, keys[i].shard, keys[i].digest, keys[i].kind, now, &out[i]);
+        if (rc)
+            return rc;
+    }
+    return TG_OK;
+}
+
+void tg__ltable_leave(tg__ltable *t, const uint32_t *shards, int ns, tg__lref *refs, int nr,
+                      bool release)
+{
+    for (int i = 0; i < nr; i++)
+        if (refs[i].e)
+            tg__lentry_unpin(refs[i].e);
+    for (int i = ns - 1; i >= 0; i--) {
+        shard *s = &t->shards[shards[i]];
+        if (release)
+            while (s->count > s->cap && evict_one(s))
+                ;
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
 size_t tg__ltable_count(tg__ltable *t)
 {
     size_t n = 0;

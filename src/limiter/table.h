@@ -89,6 +89,9 @@ typedef struct tg__lref {
 
 typedef struct tg__ltable tg__ltable;
 
+typedef bool (*tg__ltable_evictable)(const tg__lentry *e, const tg__lcold *c, int64_t now,
+                                     void *arg);
+
 /* Upper bound of the bytes one entry costs: its two parts, its share of
  * the hash index when the load is lowest (1/2, just after a doubling), and
  * its share of the per-page costs (alignment, the page table at its
@@ -132,6 +135,32 @@ static inline void tg__lentry_unpin(tg__lentry *e)
     e->flags &= (uint8_t)~TG__LF_PINNED;
 }
 
+/* A check's view of the table: the entries of one check, each found by
+ * its digest in its shard. */
+typedef struct tg__lkey {
+    uint8_t digest[TG__LDIGEST];
+    uint32_t shard;
+    int kind;
+} tg__lkey;
+
+/* For one operation on several entries at once (a check), whose caller
+ * has started loading each key with tg__ltable_prefetch stage 0: locks
+ * shards[0..ns) (distinct, increasing); with `fn` not NULL, sweeps each
+ * shard if its time has come (see tg__ltable_sweep); then starts loading
+ * the buckets' first entries, so that the lookups that follow overlap. */
+void tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lkey *keys,
+                      int nk, int64_t now, tg__ltable_evictable fn, void *arg);
+
+/* tg__ltable_get for keys[0..nk) in turn, into out[0..nk) (an entry not
+ * got is {NULL, NULL}). Stops at the first error. */
+int tg__ltable_get_n(tg__ltable *t, const tg__lkey *keys, int nk, int64_t now, tg__lref *out);
+
+/* Ends what tg__ltable_enter began: unpins the entries of refs[0..nr) that
+ * are not NULL; with `release`, trims each shard to its cap; unlocks the
+ * shards in decreasing order. */
+void tg__ltable_leave(tg__ltable *t, const uint32_t *shards, int ns, tg__lref *refs, int nr,
+                      bool release);
+
 /* Removes an entry. */
 void tg__ltable_remove(tg__ltable *t, uint32_t shard, tg__lentry *e);
 
@@ -140,8 +169,6 @@ void tg__ltable_release(tg__ltable *t, uint32_t shard);
 
 /* Idle eviction (see above); `fn` is only asked about entries idle for
  * idle_ms and not pinned. */
-typedef bool (*tg__ltable_evictable)(const tg__lentry *e, const tg__lcold *c, int64_t now,
-                                     void *arg);
 void tg__ltable_sweep(tg__ltable *t, uint32_t shard, int64_t now, tg__ltable_evictable fn,
                       void *arg);
 
