@@ -101,9 +101,9 @@ int tg_limiter_reset(tg_ctx *ctx, int dimension, const char *workspace_id, const
     if (rc)
         return rc;
     if (dimension == TG_LIMIT_GLOBAL) {
-        pthread_mutex_lock(&ad.lim->global_lock);
+        tg__lock_acquire(&ad.lim->global_lock);
         ad.lim->global.tokens = TG__FULL;
-        pthread_mutex_unlock(&ad.lim->global_lock);
+        tg__lock_release(&ad.lim->global_lock);
         return TG_OK;
     }
     enter(&ad);

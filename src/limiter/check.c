@@ -382,7 +382,7 @@ static void decide(op *o)
 {
     int nt = o->n - 1; /* d[nt] is the global bucket */
     dim *g = &o->d[nt];
-    pthread_mutex_t *glock = &o->lim->global_lock;
+    tg__lock *glock = &o->lim->global_lock;
     bool denied = false;
     for (int i = 0; i < nt; i++) {
         dim *d = &o->d[i];
@@ -391,23 +391,23 @@ static void decide(op *o)
     }
     g->wait = 0;
     if (denied) {
-        pthread_mutex_lock(glock);
+        tg__lock_acquire(glock);
         eval(o, g); /* for the wait it adds, and the verdict if it binds */
         if (!deny_penalized(o))
             deny_short(o);
-        pthread_mutex_unlock(glock);
+        tg__lock_release(glock);
         return;
     }
     if (deny_shared(o, 0, nt))
         return;
-    pthread_mutex_lock(glock);
+    tg__lock_acquire(glock);
     eval(o, g);
     if (!deny_short(o) && !deny_shared(o, nt, o->n)) {
         allow(o);
         if (o->commit)
             settle(o, g);
     }
-    pthread_mutex_unlock(glock);
+    tg__lock_release(glock);
 }
 
 /*
@@ -432,16 +432,16 @@ static bool allow_fast(op *o)
             return false;
     }
     dim *g = &o->d[nt];
-    pthread_mutex_t *glock = &o->lim->global_lock;
-    pthread_mutex_lock(glock);
+    tg__lock *glock = &o->lim->global_lock;
+    tg__lock_acquire(glock);
     g->have = tg__bucket_level(g->e->tokens, g->e->last, now, g->lim.per_minute, g->lim.burst);
     if (g->have < need) {
-        pthread_mutex_unlock(glock);
+        tg__lock_release(glock);
         return false;
     }
     g->have -= need;
     settle(o, g);
-    pthread_mutex_unlock(glock);
+    tg__lock_release(glock);
     /* The verdict names the dimension with the fewest whole tokens left
      * (the first of equals). */
     const dim *best = NULL;

@@ -152,13 +152,7 @@ int tg__limiter_open(tg_ctx *ctx, const tg_limiter_options *opts, struct tg_limi
         tg__free(a, lim);
         return rc;
     }
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-#if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-#endif
-    pthread_mutex_init(&lim->global_lock, &attr);
-    pthread_mutexattr_destroy(&attr);
+    tg__lock_init(&lim->global_lock);
     lim->global.kind = TG_LIMIT_GLOBAL;
     lim->global.tokens = TG__FULL;
     lim->global.last = tg__ctx_now(ctx);
@@ -172,7 +166,7 @@ void tg__limiter_close(struct tg_limiter *lim)
         return;
     tg__ltable_close(lim->table);
     tg__secure_free(lim->hash_key);
-    pthread_mutex_destroy(&lim->global_lock);
+    tg__lock_destroy(&lim->global_lock);
     tg__free(lim->alloc, lim);
 }
 

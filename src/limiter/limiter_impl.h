@@ -6,11 +6,11 @@
 #ifndef TG_LIMITER_IMPL_H
 #define TG_LIMITER_IMPL_H
 
-#include <pthread.h>
 #include <stdbool.h>
 
 #include "limiter_internal.h"
 #include "tenantguard/keyring.h"
+#include "lock.h"
 #include "penalty.h"
 #include "table.h"
 
@@ -36,7 +36,7 @@ struct tg_limiter {
     bool has_backend;
     tg_limiter_backend_ops backend;
     char pad0[64];
-    pthread_mutex_t global_lock; /* the global bucket has a lock of its own */
+    tg__lock global_lock; /* the global bucket has a lock of its own */
     tg__lentry global;
     tg__lcold global_cold;
     char pad1[64];

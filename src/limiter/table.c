@@ -1,10 +1,10 @@
 /* table.c - the limiter's sharded entry table (see table.h). */
-#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "table.h"
 #include "bucket.h"
+#include "lock.h"
 #include "tenantguard/limiter.h"
 
 #define FREE_KIND 0xFF
@@ -18,7 +18,7 @@ typedef struct page {
 } page;
 
 typedef struct shard {
-    pthread_mutex_t lock;
+    tg__lock lock;
     page *pages;
     uint32_t npages, pages_cap;
     uint32_t *buckets; /* NULL until the first insert */
@@ -91,19 +91,12 @@ int tg__ltable_open(tg__ltable **out, const tg_allocator *a, uint32_t max_keys,
     t->alloc = a;
     t->nshards = shards;
     t->idle_ms = idle_ms ? idle_ms : 1;
-    pthread_mutexattr_t attr;
-    pthread_mutexattr_init(&attr);
-#if defined(PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP)
-    /* Critical sections are tens of ns: spin a little before sleeping. */
-    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ADAPTIVE_NP);
-#endif
     for (uint32_t i = 0; i < shards; i++) {
         shard *s = &t->shards[i];
-        pthread_mutex_init(&s->lock, &attr);
+        tg__lock_init(&s->lock);
         s->cap = max_keys / shards + (i < max_keys % shards ? 1 : 0);
         s->free = TG__LNIL;
     }
-    pthread_mutexattr_destroy(&attr);
     *out = t;
     return TG_OK;
 }
@@ -114,7 +107,7 @@ void tg__ltable_close(tg__ltable *t)
         return;
     for (uint32_t i = 0; i < t->nshards; i++) {
         shard *s = &t->shards[i];
-        pthread_mutex_destroy(&s->lock);
+        tg__lock_destroy(&s->lock);
         for (uint32_t p = 0; p < s->npages; p++) {
             tg__free(t->alloc, s->pages[p].raw);
             tg__free(t->alloc, s->pages[p].c);
@@ -138,12 +131,12 @@ uint32_t tg__ltable_shard_of(const tg__ltable *t, const uint8_t digest[TG__LDIGE
 
 void tg__ltable_lock(tg__ltable *t, uint32_t i)
 {
-    pthread_mutex_lock(&t->shards[i].lock);
+    tg__lock_acquire(&t->shards[i].lock);
 }
 
 void tg__ltable_unlock(tg__ltable *t, uint32_t i)
 {
-    pthread_mutex_unlock(&t->shards[i].lock);
+    tg__lock_release(&t->shards[i].lock);
 }
 
 /* ---- index ---- */
@@ -396,7 +389,7 @@ void tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__l
 {
     for (int i = 0; i < ns; i++) {
         shard *s = &t->shards[shards[i]];
-        pthread_mutex_lock(&s->lock);
+        tg__lock_acquire(&s->lock);
         if (fn && now >= s->next_sweep)
             tg__ltable_sweep(t, shards[i], now, fn, arg);
     }
@@ -427,7 +420,7 @@ void tg__ltable_leave(tg__ltable *t, const uint32_t *shards, int ns, tg__lref *r
         if (release)
             while (s->count > s->cap && evict_one(s))
                 ;
-        pthread_mutex_unlock(&s->lock);
+        tg__lock_release(&s->lock);
     }
 }
 
@@ -435,9 +428,9 @@ size_t tg__ltable_count(tg__ltable *t)
 {
     size_t n = 0;
     for (uint32_t i = 0; i < t->nshards; i++) {
-        pthread_mutex_lock(&t->shards[i].lock);
+        tg__lock_acquire(&t->shards[i].lock);
         n += t->shards[i].count;
-        pthread_mutex_unlock(&t->shards[i].lock);
+        tg__lock_release(&t->shards[i].lock);
     }
     return n;
 }
