@@ -86,30 +86,26 @@ bool tg__lentry_evictable(const tg__lentry *e, const tg__lcold *c, int64_t now, 
 
 /* ---- setup ---- */
 
-static void add_dim(op *o, int kind)
+static inline void add_dim(op *o, int kind)
 {
-    dim *d = &o->d[o->n];
-    d->kind = kind;
+    int n = o->n++;
+    o->d[n].kind = kind;
     o->kinds |= 1u << kind;
-    if (kind == TG_LIMIT_GLOBAL) {
-        o->n++;
+    if (kind == TG_LIMIT_GLOBAL)
         return;
-    }
-    tg__lkey *k = &o->keys[o->n++];
+    tg__lkey *k = &o->keys[n];
     k->kind = kind;
     tg__lkey_digest(o->lim, kind, &o->a, k->digest);
-    uint32_t shard = k->shard = tg__ltable_shard_of(o->lim->table, k->digest);
-    /* The lock and the hash bucket load while the rest of the check is set
-     * up (the other digests, the clock). */
-    tg__ltable_prefetch(o->lim->table, shard, k->digest, 0);
+    /* Its lock and hash bucket load while the rest of the check is set up
+     * (the other digests, the clock). */
+    uint32_t shard = k->shard = tg__ltable_locate(o->lim->table, k->digest);
     int i = o->nshards;
-    for (int j = 0; j < o->nshards; j++)
-        if (o->shards[j] == shard)
-            return;
-    while (i > 0 && o->shards[i - 1] > shard) {
-        o->shards[i] = o->shards[i - 1];
+    while (i > 0 && o->shards[i - 1] > shard)
         i--;
-    }
+    if (i > 0 && o->shards[i - 1] == shard)
+        return;
+    for (int j = o->nshards; j > i; j--)
+        o->shards[j] = o->shards[j - 1];
     o->shards[i] = shard;
     o->nshards++;
 }
@@ -129,30 +125,6 @@ static int setup(op *o, const char *ws, const char *user, const char *ip)
     if (ip)
         add_dim(o, TG_LIMIT_IP);
     add_dim(o, TG_LIMIT_GLOBAL);
-    return TG_OK;
-}
-
-static int lookup(op *o)
-{
-    int nk = o->n - 1; /* d[nk] is the global bucket */
-    tg__ltable *t = o->lim->table;
-    if (o->commit) {
-        int rc = tg__ltable_get_n(t, o->keys, nk, o->now, o->refs);
-        if (rc)
-            return rc;
-    } else {
-        for (int i = 0; i < nk; i++)
-            if (!tg__ltable_find(t, o->keys[i].shard, o->keys[i].digest, &o->refs[i])) {
-                o->refs[i].e = &o->blank;
-                o->refs[i].c = &o->blank_cold;
-            }
-    }
-    for (int i = 0; i < nk; i++) {
-        o->d[i].e = o->refs[i].e;
-        o->d[i].c = o->refs[i].c;
-    }
-    o->d[nk].e = &o->lim->global;
-    o->d[nk].c = &o->lim->global_cold;
     return TG_OK;
 }
 
@@ -412,46 +384,85 @@ static void decide(op *o)
 
 /*
  * The common case, decided without the general machinery above: a check
- * (not a peek) in which no dimension is kept by a backend, no user or IP
- * is in a penalty period and every bucket holds the cost. Then it takes
- * the cost everywhere (the global bucket under its lock, last, as decide
- * does) and gives the same verdict allow() would. Returns false, having
- * changed nothing, when any of that does not hold: decide() then gives
- * the verdict.
+ * (not a peek) in which no dimension is kept by a backend, no entry is in
+ * a penalty period and every bucket holds the cost (within its burst).
+ * Then it takes the cost everywhere (the global bucket under its lock,
+ * last, as decide does), writes the buckets back and gives the verdict
+ * allow() would. Returns false, having changed nothing, when any of that
+ * does not hold: limits() and decide() then give the verdict (or the
+ * error).
  */
 static bool allow_fast(op *o)
 {
+    const struct tg_limiter *lim = o->lim;
+    if (lim->o.shared & o->kinds)
+        return false;
     const int64_t now = o->now, need = o->need;
     const int nt = o->n - 1; /* d[nt] is the global bucket */
+    int tier = TG__LDEFAULT_TIER;
+    const tg__lentry *ws = NULL;
+    if (o->kinds & 1u << TG_LIMIT_WORKSPACE) { /* after the user if there is one */
+        ws = o->refs[(o->kinds & 1u << TG_LIMIT_USER) ? 1 : 0].e;
+        tier = ws->tier;
+    }
     for (int i = 0; i < nt; i++) {
         dim *d = &o->d[i];
-        const tg__lentry *e = d->e;
-        if ((is_penalizable(d->kind) && now < e->pen_until) ||
+        const tg__lentry *e = o->refs[i].e;
+        if (now < e->pen_until) /* only users and IPs have one; fine either way */
+            return false;
+        switch (d->kind) {
+        case TG_LIMIT_USER:
+            if (ws->override) {
+                d->lim.per_minute = ws->override;
+                d->lim.burst = ws->override_burst;
+            } else {
+                d->lim = tg__tier_limit(tier, TG_LIMIT_USER);
+            }
+            if (e->trust != 0.5)
+                d->lim = tg__limit_scale(d->lim, e->trust);
+            break;
+        case TG_LIMIT_WORKSPACE: d->lim = tg__tier_limit(tier, TG_LIMIT_WORKSPACE); break;
+        default: d->lim = lim->o.ip; break;
+        }
+        if (o->cost > d->lim.burst ||
             (d->have = tg__bucket_level(e->tokens, e->last, now, d->lim.per_minute,
                                         d->lim.burst)) < need)
             return false;
     }
     dim *g = &o->d[nt];
+    g->lim = lim->o.global;
+    if (o->cost > g->lim.burst)
+        return false;
     tg__lock *glock = &o->lim->global_lock;
+    tg__lentry *ge = &o->lim->global;
     tg__lock_acquire(glock);
-    g->have = tg__bucket_level(g->e->tokens, g->e->last, now, g->lim.per_minute, g->lim.burst);
+    g->have = tg__bucket_level(ge->tokens, ge->last, now, g->lim.per_minute, g->lim.burst);
     if (g->have < need) {
         tg__lock_release(glock);
         return false;
     }
     g->have -= need;
-    settle(o, g);
+    ge->tokens = g->have;
+    if (now > ge->last)
+        ge->last = now;
+    ge->rate = g->lim.per_minute;
+    ge->burst = g->lim.burst;
     tg__lock_release(glock);
-    /* The verdict names the dimension with the fewest whole tokens left
-     * (the first of equals). */
-    const dim *best = NULL;
-    uint32_t best_left = 0;
-    for (int i = 0; i < o->n; i++) {
+    /* Write back; the verdict names the dimension with the fewest whole
+     * tokens left (the first of equals). */
+    const dim *best = g;
+    uint32_t best_left = tg__bucket_whole(g->have);
+    for (int i = nt - 1; i >= 0; i--) {
         dim *d = &o->d[i];
-        if (i < nt)
-            d->have -= need;
+        tg__lentry *e = o->refs[i].e;
+        d->have -= need;
+        e->tokens = d->have;
+        if (now > e->last)
+            e->last = now;
+        e->rate = d->lim.per_minute;
+        e->burst = d->lim.burst;
         uint32_t left = tg__bucket_whole(d->have);
-        if (!best || left < best_left) {
+        if (left <= best_left) {
             best = d;
             best_left = left;
         }
@@ -509,16 +520,28 @@ static int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const char *u
     }
     o.now = tg__ctx_now(ctx);
 
-    int nk = o.n - 1;
+    int nk = o.n - 1; /* d[nk] is the global bucket */
     tg__ltable *t = o.lim->table;
-    tg__ltable_enter(t, o.shards, o.nshards, o.keys, nk, o.now,
-                     commit ? tg__lentry_evictable : NULL, o.lim);
-    if (!(rc = lookup(&o)) && !(rc = limits(&o))) {
-        if (!commit || (o.lim->o.shared & o.kinds) || !allow_fast(&o))
+    rc = tg__ltable_enter(t, o.shards, o.nshards, o.keys, nk, commit, o.now,
+                          tg__lentry_evictable, o.lim, o.refs);
+    if (!rc && !(commit && allow_fast(&o))) {
+        for (int i = 0; i < nk; i++) {
+            if (o.refs[i].e) {
+                o.d[i].e = o.refs[i].e;
+                o.d[i].c = o.refs[i].c;
+            } else { /* peek: not tracked */
+                o.d[i].e = &o.blank;
+                o.d[i].c = &o.blank_cold;
+            }
+        }
+        o.d[nk].e = &o.lim->global;
+        o.d[nk].c = &o.lim->global_cold;
+        if (!(rc = limits(&o))) {
             decide(&o);
-        if (commit)
-            for (int i = 0; i < nk; i++) /* the global bucket settled in decide */
-                settle(&o, &o.d[i]);
+            if (commit)
+                for (int i = 0; i < nk; i++) /* the global bucket settled in decide */
+                    settle(&o, &o.d[i]);
+        }
     }
     tg__ltable_leave(t, o.shards, o.nshards, o.refs, commit ? nk : 0, commit);
     if (rc)

@@ -64,8 +64,12 @@ void tg__lkey_digest(const struct tg_limiter *lim, int kind, const tg__largs *a,
                      uint8_t out[TG__LDIGEST]);
 size_t tg__lkey_backend(int kind, const tg__largs *a, uint8_t out[TG__LKEY_MAX]);
 
-/* tiers.c */
-tg_limit tg__tier_limit(int tier, int dimension);
+/* tiers.c: per tier, the per-user limit, then the whole workspace's. */
+extern const tg_limit tg__tiers[TG_TIER_COUNT][2];
+static inline tg_limit tg__tier_limit(int tier, int dimension)
+{
+    return tg__tiers[tier][dimension == TG_LIMIT_WORKSPACE];
+}
 
 /* check.c: the evictability test the sweeps use. */
 bool tg__lentry_evictable(const tg__lentry *e, const tg__lcold *c, int64_t now, void *lim);

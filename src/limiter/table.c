@@ -183,6 +183,13 @@ void tg__ltable_prefetch(tg__ltable *t, uint32_t shard_no, const uint8_t digest[
 #endif
 }
 
+uint32_t tg__ltable_locate(tg__ltable *t, const uint8_t digest[TG__LDIGEST])
+{
+    uint32_t shard_no = (uint32_t)(load64(digest + 8) & (t->nshards - 1));
+    tg__ltable_prefetch(t, shard_no, digest, 0);
+    return shard_no;
+}
+
 /* Doubles the index; on allocation failure keeps the old one (chains only
  * get longer). */
 static void grow(tg__ltable *t, shard *s)
@@ -384,27 +391,55 @@ void tg__ltable_sweep(tg__ltable *t, uint32_t shard_no, int64_t now, tg__ltable_
     s->next_sweep = now > INT64_MAX - wait ? INT64_MAX : now + wait;
 }
 
-void tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lkey *keys,
-                      int nk, int64_t now, tg__ltable_evictable fn, void *arg)
+int tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lkey *keys,
+                     int nk, bool create, int64_t now, tg__ltable_evictable fn, void *arg,
+                     tg__lref *out)
 {
     for (int i = 0; i < ns; i++) {
         shard *s = &t->shards[shards[i]];
         tg__lock_acquire(&s->lock);
-        if (fn && now >= s->next_sweep)
+        if (create && now >= s->next_sweep)
             tg__ltable_sweep(t, shards[i], now, fn, arg);
     }
-    for (int i = 0; i < nk; i++)
-        tg__ltable_prefetch(t, keys[i].shard, keys[i].digest, 1);
-}
-
-int tg__ltable_get_n(tg__ltable *t, const tg__lkey *keys, int nk, int64_t now, tg__lref *out)
-{
-    for (int i = 0; i < nk; i++)
-        out[i].e = NULL, out[i].c = NULL;
-    for (int i = 0; i < nk; i++) {
-        int rc = tg__ltable_get(t, keys[i].shard, keys[i].digest, keys[i].kind, now, &out[i]);
-        if (rc)
-            return rc;
+    uint32_t head[TG__LENTER_MAX];
+    for (int k = 0; k < nk; k++) {
+        const shard *s = &t->shards[keys[k].shard];
+        head[k] = s->buckets ? *bucket_of(s, keys[k].digest) : TG__LNIL;
+#if defined(__GNUC__)
+        if (head[k] != TG__LNIL)
+            __builtin_prefetch(at(s, head[k]), 1);
+#endif
+    }
+    bool changed = false; /* an insert may have evicted or rehashed: heads are stale */
+    for (int k = 0; k < nk; k++) {
+        shard *s = &t->shards[keys[k].shard];
+        uint32_t i = changed ? find_index(s, keys[k].digest) : head[k];
+        while (i != TG__LNIL) {
+            const page *p = &s->pages[i / TG__LPAGE];
+            tg__lentry *e = &p->e[i % TG__LPAGE];
+            if (memcmp(e->digest, keys[k].digest, TG__LDIGEST) == 0) {
+                if (create)
+                    e->flags |= TG__LF_PINNED | TG__LF_REF;
+                out[k].e = e;
+                out[k].c = &p->c[i % TG__LPAGE];
+                break;
+            }
+            i = e->chain;
+        }
+        if (i != TG__LNIL) {
+            continue;
+        } else if (create) {
+            int rc = tg__ltable_get(t, keys[k].shard, keys[k].digest, keys[k].kind, now, &out[k]);
+            changed = true;
+            if (rc) {
+                for (int j = k; j < nk; j++)
+                    out[j].e = NULL, out[j].c = NULL;
+                return rc;
+            }
+        } else {
+            out[k].e = NULL;
+            out[k].c = NULL;
+        }
     }
     return TG_OK;
 }

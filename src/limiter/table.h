@@ -42,6 +42,7 @@
 #define TG__LSWEEP 16  /* entries a sweep visits */
 #define TG__LCLOCK 64  /* steps of the CLOCK hand per eviction, at most */
 #define TG__LNIL UINT32_MAX
+#define TG__LENTER_MAX 3 /* keys of one tg__ltable_enter */
 
 /* flags */
 #define TG__LF_PINNED 1u   /* used by the running operation */
@@ -119,6 +120,10 @@ void tg__ltable_unlock(tg__ltable *t, uint32_t shard);
 void tg__ltable_prefetch(tg__ltable *t, uint32_t shard, const uint8_t digest[TG__LDIGEST],
                          int stage);
 
+/* tg__ltable_shard_of, and tg__ltable_prefetch stage 0 of the digest in
+ * that shard. */
+uint32_t tg__ltable_locate(tg__ltable *t, const uint8_t digest[TG__LDIGEST]);
+
 /* The entry with `digest` in *out and true, or false. Changes nothing. */
 bool tg__ltable_find(tg__ltable *t, uint32_t shard, const uint8_t digest[TG__LDIGEST],
                      tg__lref *out);
@@ -145,15 +150,16 @@ typedef struct tg__lkey {
 
 /* For one operation on several entries at once (a check), whose caller
  * has started loading each key with tg__ltable_prefetch stage 0: locks
- * shards[0..ns) (distinct, increasing); with `fn` not NULL, sweeps each
- * shard if its time has come (see tg__ltable_sweep); then starts loading
- * the buckets' first entries, so that the lookups that follow overlap. */
-void tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lkey *keys,
-                      int nk, int64_t now, tg__ltable_evictable fn, void *arg);
-
-/* tg__ltable_get for keys[0..nk) in turn, into out[0..nk) (an entry not
- * got is {NULL, NULL}). Stops at the first error. */
-int tg__ltable_get_n(tg__ltable *t, const tg__lkey *keys, int nk, int64_t now, tg__lref *out);
+ * shards[0..ns) (the keys' shards, distinct, increasing), then looks up
+ * keys[0..nk) into out[0..nk), their bucket heads' entries all loading
+ * before the first is read. With `create`: first sweeps each shard whose
+ * time has come (tg__ltable_sweep with `fn`), then gets each entry as
+ * tg__ltable_get does (pinned, created if absent), stopping at the first
+ * error; without: finds each (changing nothing; {NULL, NULL} if absent).
+ * Whatever it returns, tg__ltable_leave ends the operation. */
+int tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lkey *keys,
+                     int nk, bool create, int64_t now, tg__ltable_evictable fn, void *arg,
+                     tg__lref *out);
 
 /* Ends what tg__ltable_enter began: unpins the entries of refs[0..nr) that
  * are not NULL; with `release`, trims each shard to its cap; unlocks the

@@ -4,17 +4,12 @@
 /* Per tier: the per-user limit, then the whole workspace's. Bursts let a
  * user send a short flurry (about a third of a minute's allowance) and a
  * workspace absorb everyone doing so at once. */
-static const tg_limit tiers[TG_TIER_COUNT][2] = {
+const tg_limit tg__tiers[TG_TIER_COUNT][2] = {
     [TG_TIER_FREE] = {{30, 10}, {600, 100}},
     [TG_TIER_STANDARD] = {{60, 20}, {3000, 500}},
     [TG_TIER_PROFESSIONAL] = {{120, 40}, {12000, 2000}},
     [TG_TIER_ENTERPRISE] = {{300, 100}, {60000, 10000}},
 };
-
-tg_limit tg__tier_limit(int tier, int dimension)
-{
-    return tiers[tier][dimension == TG_LIMIT_WORKSPACE];
-}
 
 int tg_limiter_tier_default(tg_limit *out, int tier, int dimension)
 {
