@@ -86,28 +86,15 @@ bool tg__lentry_evictable(const tg__lentry *e, const tg__lcold *c, int64_t now, 
 
 /* ---- setup ---- */
 
-static inline void add_dim(op *o, int kind)
+static inline void add_key(op *o, int n, int kind)
 {
-    int n = o->n++;
     o->d[n].kind = kind;
-    o->kinds |= 1u << kind;
-    if (kind == TG_LIMIT_GLOBAL)
-        return;
     tg__lkey *k = &o->keys[n];
     k->kind = kind;
     tg__lkey_digest(o->lim, kind, &o->a, k->digest);
     /* Its lock and hash bucket load while the rest of the check is set up
      * (the other digests, the clock). */
-    uint32_t shard = k->shard = tg__ltable_locate(o->lim->table, k->digest);
-    int i = o->nshards;
-    while (i > 0 && o->shards[i - 1] > shard)
-        i--;
-    if (i > 0 && o->shards[i - 1] == shard)
-        return;
-    for (int j = o->nshards; j > i; j--)
-        o->shards[j] = o->shards[j - 1];
-    o->shards[i] = shard;
-    o->nshards++;
+    k->shard = tg__ltable_locate(o->lim->table, k->digest);
 }
 
 static int setup(op *o, const char *ws, const char *user, const char *ip)
@@ -118,13 +105,32 @@ static int setup(op *o, const char *ws, const char *user, const char *ip)
     if ((ws && (rc = tg__largs_ws(&o->a, ws))) || (user && (rc = tg__largs_user(&o->a, user))) ||
         (ip && (rc = tg__largs_ip(&o->a, ip))))
         return rc;
+    int n = 0;
     if (user)
-        add_dim(o, TG_LIMIT_USER);
+        add_key(o, n++, TG_LIMIT_USER);
     if (ws)
-        add_dim(o, TG_LIMIT_WORKSPACE);
+        add_key(o, n++, TG_LIMIT_WORKSPACE);
     if (ip)
-        add_dim(o, TG_LIMIT_IP);
-    add_dim(o, TG_LIMIT_GLOBAL);
+        add_key(o, n++, TG_LIMIT_IP);
+    o->d[n].kind = TG_LIMIT_GLOBAL;
+    o->n = n + 1;
+    o->kinds = (user ? 1u << TG_LIMIT_USER : 0) | (ws ? 1u << TG_LIMIT_WORKSPACE : 0) |
+               (ip ? 1u << TG_LIMIT_IP : 0) | 1u << TG_LIMIT_GLOBAL;
+    /* The keys' shards, distinct and increasing: the order of locking. */
+    int ns = 0;
+    for (int k = 0; k < n; k++) {
+        uint32_t shard = o->keys[k].shard;
+        int i = ns;
+        while (i > 0 && o->shards[i - 1] > shard)
+            i--;
+        if (i > 0 && o->shards[i - 1] == shard)
+            continue;
+        for (int j = ns; j > i; j--)
+            o->shards[j] = o->shards[j - 1];
+        o->shards[i] = shard;
+        ns++;
+    }
+    o->nshards = ns;
     return TG_OK;
 }
 
@@ -506,9 +512,6 @@ static int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const char *u
     o.commit = commit;
     o.cost = cost;
     o.need = tg__units(cost);
-    o.n = 0;
-    o.kinds = 0;
-    o.nshards = 0;
     if ((rc = setup(&o, ws, user, ip)))
         return rc;
     if (!commit) {
