@@ -37,12 +37,21 @@ int tg__largs_user(tg__largs *a, const char *user)
 bool tg__parse_ipv4(const char *s, uint8_t out[4])
 {
     for (int part = 0; part < 4; part++) {
-        if (*s < '0' || *s > '9')
+        /* Each digit is read only if the one before it was a digit, so
+         * nothing past the terminating NUL is read. */
+        unsigned v = (unsigned)(unsigned char)s[0] - '0';
+        if (v > 9)
             return false;
-        unsigned v = (unsigned)(*s++ - '0');
-        if (v != 0) /* no leading zeros, as inet_pton */
-            for (int k = 0; k < 2 && *s >= '0' && *s <= '9'; k++)
-                v = v * 10 + (unsigned)(*s++ - '0');
+        s++;
+        unsigned d = (unsigned)(unsigned char)*s - '0';
+        if (d <= 9 && v != 0) { /* no leading zeros, as inet_pton */
+            v = v * 10 + d;
+            d = (unsigned)(unsigned char)*++s - '0';
+            if (d <= 9) {
+                v = v * 10 + d;
+                s++;
+            }
+        }
         if (v > 255)
             return false;
         out[part] = (uint8_t)v;

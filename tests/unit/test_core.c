@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -191,6 +192,40 @@ static void test_identifier_checks(void **state)
     assert_int_equal(len, TG_ID_MAX);
 }
 
+/* The word-at-a-time check agrees with a byte-by-byte one for every
+ * length a word boundary can fall in and every position of every byte
+ * value (a lone byte >= 0x80 is invalid UTF-8, so only printable ASCII
+ * passes), and names the first control character's position. The id is
+ * copied to the end of a heap block so that ASan sees any read past it. */
+static void test_identifier_check_every_byte_at_every_position(void **state)
+{
+    (void)state;
+    for (size_t len = 1; len <= 40; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (int c = 1; c < 256; c++) {
+                char *id = malloc(len + 1);
+                assert_non_null(id);
+                memset(id, 'a', len);
+                id[pos] = (char)c;
+                id[len] = '\0';
+                size_t got_len = 0;
+                int rc = tg__check_id("id", id, &got_len);
+                int want = c >= 0x20 && c < 0x7F ? TG_OK : TG_EINVAL;
+                if (rc != want)
+                    fail_msg("len %zu, byte 0x%02x at %zu: %d, want %d", len, c, pos, rc, want);
+                if (rc == TG_OK)
+                    assert_int_equal(got_len, len);
+                if (c < 0x20 || c == 0x7F) {
+                    char where[48];
+                    snprintf(where, sizeof where, "control character at byte %zu", pos);
+                    assert_non_null(strstr(tg_ctx_errmsg(NULL), where));
+                }
+                free(id);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +237,7 @@ int main(void)
         cmocka_unit_test(test_clock_is_injected),
         cmocka_unit_test(test_errmsg_is_per_thread_and_never_null),
         cmocka_unit_test(test_identifier_checks),
+        cmocka_unit_test(test_identifier_check_every_byte_at_every_position),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
