@@ -97,6 +97,13 @@ static inline void add_key(op *o, int n, int kind)
     k->shard = tg__ltable_locate(o->lim->table, k->digest);
 }
 
+static inline void order2(uint32_t *a, uint32_t *b)
+{
+    uint32_t lo = *a < *b ? *a : *b, hi = *a < *b ? *b : *a;
+    *a = lo;
+    *b = hi;
+}
+
 static int setup(op *o, const char *ws, const char *user, const char *ip)
 {
     int rc;
@@ -116,20 +123,23 @@ static int setup(op *o, const char *ws, const char *user, const char *ip)
     o->n = n + 1;
     o->kinds = (user ? 1u << TG_LIMIT_USER : 0) | (ws ? 1u << TG_LIMIT_WORKSPACE : 0) |
                (ip ? 1u << TG_LIMIT_IP : 0) | 1u << TG_LIMIT_GLOBAL;
-    /* The keys' shards, distinct and increasing: the order of locking. */
-    int ns = 0;
-    for (int k = 0; k < n; k++) {
-        uint32_t shard = o->keys[k].shard;
-        int i = ns;
-        while (i > 0 && o->shards[i - 1] > shard)
-            i--;
-        if (i > 0 && o->shards[i - 1] == shard)
-            continue;
-        for (int j = ns; j > i; j--)
-            o->shards[j] = o->shards[j - 1];
-        o->shards[i] = shard;
-        ns++;
+    /* The keys' shards, distinct and increasing: the order of locking. At
+     * most three, sorted by compare-and-swap (a loop here became a
+     * memmove call). */
+    uint32_t sh[MAXD - 1];
+    for (int k = 0; k < n; k++)
+        sh[k] = o->keys[k].shard;
+    if (n >= 2) {
+        order2(&sh[0], &sh[1]);
+        if (n == 3) {
+            order2(&sh[1], &sh[2]);
+            order2(&sh[0], &sh[1]);
+        }
     }
+    int ns = 0;
+    for (int k = 0; k < n; k++)
+        if (ns == 0 || sh[k] != o->shards[ns - 1])
+            o->shards[ns++] = sh[k];
     o->nshards = ns;
     return TG_OK;
 }

@@ -17,29 +17,36 @@ typedef struct page {
     void *raw;     /* what the allocator returned for e */
 } page;
 
-typedef struct shard {
-    tg__lock lock;
-    page *pages;
-    uint32_t npages, pages_cap;
-    uint32_t *buckets; /* NULL until the first insert */
-    uint32_t mask;     /* buckets - 1 */
-    uint32_t count;    /* live entries */
-    uint32_t used;     /* entry numbers handed out so far */
-    uint32_t free;     /* free list through `chain` */
-    uint32_t hand;     /* CLOCK hand */
-    uint32_t cursor;   /* idle sweep position */
-    uint32_t cap;
-    int64_t next_sweep;
-    /* Copies of buckets and mask that tg__ltable_prefetch reads without
-     * the lock (only to issue a prefetch, which never faults). */
-    _Atomic(uint32_t *) hint_buckets;
-    _Atomic uint32_t hint_mask;
-    char pad[64]; /* keeps two shards' locks off one cache line */
+/* A shard fills two whole cache lines (the table aligns them), so that no
+ * two shards share one and locating one is a shift. */
+typedef union shard {
+    struct {
+        tg__lock lock;
+        page *pages;
+        uint32_t npages, pages_cap;
+        uint32_t *buckets; /* NULL until the first insert */
+        uint32_t mask;     /* buckets - 1 */
+        uint32_t count;    /* live entries */
+        uint32_t used;     /* entry numbers handed out so far */
+        uint32_t free;     /* free list through `chain` */
+        uint32_t hand;     /* CLOCK hand */
+        uint32_t cursor;   /* idle sweep position */
+        uint32_t cap;
+        int64_t next_sweep;
+        /* Copies of buckets and mask that tg__ltable_prefetch reads without
+         * the lock (only to issue a prefetch, which never faults). */
+        _Atomic(uint32_t *) hint_buckets;
+        _Atomic uint32_t hint_mask;
+    };
+    char lines[2 * LINE];
 } shard;
+
+_Static_assert(sizeof(shard) == 2 * LINE, "a shard is two cache lines");
 
 struct tg__ltable {
     const tg_allocator *alloc;
-    shard *shards;
+    shard *shards;     /* LINE-aligned */
+    void *shards_raw;  /* what the allocator returned for them */
     uint32_t nshards;
     uint32_t idle_ms;
 };
@@ -83,8 +90,9 @@ int tg__ltable_open(tg__ltable **out, const tg_allocator *a, uint32_t max_keys,
     tg__ltable *t = tg__calloc(a, 1, sizeof *t);
     if (!t)
         return TG_ENOMEM;
-    t->shards = tg__calloc(a, shards, sizeof *t->shards);
-    if (!t->shards) {
+    t->shards_raw = tg__calloc(a, 1, (size_t)shards * sizeof *t->shards + LINE);
+    t->shards = (shard *)(((uintptr_t)t->shards_raw + LINE - 1) & ~(uintptr_t)(LINE - 1));
+    if (!t->shards_raw) {
         tg__free(a, t);
         return TG_ENOMEM;
     }
@@ -115,7 +123,7 @@ void tg__ltable_close(tg__ltable *t)
         tg__free(t->alloc, s->pages);
         tg__free(t->alloc, s->buckets);
     }
-    tg__free(t->alloc, t->shards);
+    tg__free(t->alloc, t->shards_raw);
     tg__free(t->alloc, t);
 }
 
