@@ -222,7 +222,7 @@ static bool deny_penalized(op *o)
     const dim *worst = NULL;
     for (int i = 0; i < o->n; i++) {
         const dim *d = &o->d[i];
-        if (is_penalizable(d->kind) && o->now < d->e->pen_until &&
+        if (is_penalizable(d->kind) && tg__penalty_until_active(d->e->pen_until, o->now) &&
             (!worst || d->e->pen_until > worst->e->pen_until))
             worst = d;
     }
@@ -375,7 +375,8 @@ static void decide(op *o)
     for (int i = 0; i < nt; i++) {
         dim *d = &o->d[i];
         eval(o, d);
-        denied |= d->wait > 0 || (is_penalizable(d->kind) && o->now < d->e->pen_until);
+        denied |= d->wait > 0 || (is_penalizable(d->kind) &&
+                                  tg__penalty_until_active(d->e->pen_until, o->now));
     }
     g->wait = 0;
     if (denied) {
@@ -424,7 +425,7 @@ static bool allow_fast(op *o)
     for (int i = 0; i < nt; i++) {
         dim *d = &o->d[i];
         const tg__lentry *e = o->refs[i].e;
-        if (now < e->pen_until) /* only users and IPs have one; fine either way */
+        if (tg__penalty_until_active(e->pen_until, now)) /* only users and IPs have one */
             return false;
         switch (d->kind) {
         case TG_LIMIT_USER:

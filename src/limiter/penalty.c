@@ -48,6 +48,8 @@ void tg__penalty_start(const tg__penalty_cfg *c, tg__penalty *p, int64_t now,
     uint32_t period = duration_ms ? duration_ms : tg__penalty_period(c, level);
     p->level = level;
     p->until = now > INT64_MAX - (int64_t)period ? INT64_MAX : now + (int64_t)period;
+    if (p->until == 0) /* 0 means no period: end it 1 ms later */
+        p->until = 1;
     p->quiet = p->until;
     p->violations = 0;
     p->window = now;

@@ -27,7 +27,8 @@ typedef struct tg__penalty_cfg {
 } tg__penalty_cfg;
 
 typedef struct tg__penalty {
-    int64_t until;       /* end of the running or last period; 0: none yet */
+    int64_t until;       /* end of the running or last period; 0: none yet (a
+                            period never ends at 0: see tg__penalty_start) */
     int64_t quiet;       /* decay counts from here */
     int64_t window;      /* start of the counting window */
     uint32_t violations; /* counted in the window */
@@ -37,10 +38,16 @@ typedef struct tg__penalty {
 /* The level at `now`, after decay. */
 uint32_t tg__penalty_level(const tg__penalty_cfg *c, const tg__penalty *p, int64_t now);
 
-/* True while a penalty period runs. */
+/* True while a penalty period runs at `now`, which may be before 0 (a
+ * test clock): `until` 0 is no period at all. */
+static inline bool tg__penalty_until_active(int64_t until, int64_t now)
+{
+    return until != 0 && now < until;
+}
+
 static inline bool tg__penalty_active(const tg__penalty *p, int64_t now)
 {
-    return now < p->until;
+    return tg__penalty_until_active(p->until, now);
 }
 
 /* The period of `level` (>= 1): base * factor^(level - 1), at most max_ms. */

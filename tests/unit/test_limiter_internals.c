@@ -278,6 +278,28 @@ static void put(tg__ltable *t, uint32_t n, int64_t now)
     tg__ltable_unlock(t, s);
 }
 
+/* A clock before 0 (tests drive one): the zero state is no period, and a
+ * period that would end at exactly 0 ends at 1 instead. */
+static void test_penalty_before_zero(void **state)
+{
+    (void)state;
+    tg__penalty none = {0, 0, 0, 0, 0};
+    assert_false(tg__penalty_active(&none, -1));
+    assert_false(tg__penalty_active(&none, INT64_MIN));
+    assert_true(tg__penalty_clear(&PEN, &none, -5000000));
+    tg__penalty p = {0, 0, 0, 0, 0};
+    tg__penalty_start(&PEN, &p, -60000, 0); /* the first period is 60000 ms */
+    assert_int_equal(p.until, 1);
+    assert_true(tg__penalty_active(&p, -60000));
+    assert_true(tg__penalty_active(&p, 0));
+    assert_false(tg__penalty_active(&p, 1));
+    tg__penalty q = {0, 0, 0, 0, 0};
+    tg__penalty_start(&PEN, &q, -120000, 0);
+    assert_int_equal(q.until, -60000);
+    assert_true(tg__penalty_active(&q, -60001));
+    assert_false(tg__penalty_active(&q, -60000));
+}
+
 static void test_table_layout(void **state)
 {
     (void)state;
@@ -1142,6 +1164,7 @@ int main(void)
         cmocka_unit_test(test_bucket_wait_and_full),
         cmocka_unit_test(test_trust_scaling),
         cmocka_unit_test(test_penalty_schedule),
+        cmocka_unit_test(test_penalty_before_zero),
         cmocka_unit_test(test_table_layout),
         cmocka_unit_test(test_table_growth_and_lookup),
         cmocka_unit_test(test_table_clock_eviction),
