@@ -46,5 +46,6 @@ int tg__lease_take(const tg_limiter_backend_ops *b, tg__lref r, const uint8_t *k
     *retry_ms = retry > 0 && retry < need ? retry : need;
     if (*retry_ms < 1)
         *retry_ms = 1;
+    r.c->refused_until = now + *retry_ms; /* retry <= need, a bucket's refill time */
     return TG__LEASE_SHORT;
 }

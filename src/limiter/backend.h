@@ -14,6 +14,11 @@
  * already reflects this instance's traffic. A failure (an error code, or a
  * grant larger than asked) switches the entry to that local bucket until
  * lease_ms later, when the backend is tried again.
+ *
+ * A refusal (too few tokens granted) is remembered with its retry time:
+ * until then a check that the pool cannot cover is denied without asking
+ * the backend again, and a peek (which never asks the backend) gives the
+ * same answer as a check would.
  */
 #ifndef TG_LIMITER_BACKEND_H
 #define TG_LIMITER_BACKEND_H
@@ -31,6 +36,12 @@ enum {
 static inline bool tg__lease_fallback(tg__lref r, int64_t now)
 {
     return (r.e->flags & TG__LF_FALLBACK) && now < r.c->lease_until;
+}
+
+/* ms until the backend's last refusal lapses; 0 if none stands at `now`. */
+static inline int64_t tg__lease_refused_for(tg__lref r, int64_t now)
+{
+    return now < r.c->refused_until ? r.c->refused_until - now : 0;
 }
 
 /* Leased tokens usable at `now`. */

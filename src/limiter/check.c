@@ -281,6 +281,12 @@ static bool deny_shared(op *o, int from, int to)
         dim *d = &o->d[i];
         if (!d->lease || tg__lease_pool(ref_of(d), o->now) >= o->cost)
             continue;
+        int64_t refused = tg__lease_refused_for(ref_of(d), o->now);
+        if (refused > 0) { /* the backend said no until then: do not ask again */
+            if (!violate(o, d) || !deny_penalized(o))
+                deny(o, d, 0, refused);
+            return true;
+        }
         if (!o->commit) { /* peek: estimate with the local bucket */
             d->lease = false;
             d->wait = local_wait(o, d);

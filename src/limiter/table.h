@@ -78,6 +78,8 @@ typedef struct tg__lcold {
     int64_t pen_window;
     int64_t lease_until; /* shared dimension: end of the lease, or in fallback
                             when to try the backend again */
+    int64_t refused_until; /* shared dimension: the backend's last refusal
+                              stands until then (0: none) */
     uint32_t pool;       /* shared dimension: leased whole tokens left */
     uint32_t violations; /* users and IPs: in the current window */
 } tg__lcold;
