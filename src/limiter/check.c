@@ -317,6 +317,18 @@ static bool deny_shared(op *o, int from, int to)
     return false;
 }
 
+/* An allowed verdict, naming the dimension with fewest tokens left. */
+static void verdict_allowed(op *o, tg_limit lim, uint32_t tokens_left)
+{
+    o->v.allowed = 1;
+    o->v.dimension = TG_LIMIT_NONE;
+    o->v.penalized = 0;
+    o->v.penalty_level = 0;
+    o->v.limit = lim;
+    o->v.tokens_left = tokens_left;
+    o->v.retry_after_ms = 0;
+}
+
 static void allow(op *o)
 {
     const dim *best = NULL;
@@ -338,13 +350,7 @@ static void allow(op *o)
             best_left = left;
         }
     }
-    o->v.allowed = 1;
-    o->v.dimension = TG_LIMIT_NONE;
-    o->v.penalized = 0;
-    o->v.penalty_level = 0;
-    o->v.limit = best->lim;
-    o->v.tokens_left = (uint32_t)best_left;
-    o->v.retry_after_ms = 0;
+    verdict_allowed(o, best->lim, (uint32_t)best_left);
 }
 
 static void eval(op *o, dim *d)
@@ -490,13 +496,7 @@ static bool allow_fast(op *o)
             best_left = left;
         }
     }
-    o->v.allowed = 1;
-    o->v.dimension = TG_LIMIT_NONE;
-    o->v.penalized = 0;
-    o->v.penalty_level = 0;
-    o->v.limit = best->lim;
-    o->v.tokens_left = best_left;
-    o->v.retry_after_ms = 0;
+    verdict_allowed(o, best->lim, best_left);
     return true;
 }
 

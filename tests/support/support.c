@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,6 +103,29 @@ void tgt_config(tg_config *cfg, tg_store *store, tgt_clock *clock)
         cfg->clock = tgt_clock_read;
         cfg->clock_user = clock;
     }
+}
+
+void tgt_fixture_open(tgt_fixture *f, int64_t now_ms, const struct tg_limiter_options *limiter)
+{
+    memset(f, 0, sizeof *f);
+    f->clock.now_ms = now_ms;
+    tg_config cfg;
+    int rc = tg_store_open_memory(&f->store);
+    if (rc == TG_OK) {
+        tgt_config(&cfg, f->store, &f->clock);
+        cfg.limiter = limiter;
+        rc = tg_ctx_open(&f->ctx, &cfg);
+    }
+    if (rc != TG_OK) {
+        fprintf(stderr, "tgt_fixture_open: %s: %s\n", tg_strerror(rc), tg_ctx_errmsg(NULL));
+        abort();
+    }
+}
+
+void tgt_fixture_close(tgt_fixture *f)
+{
+    tg_ctx_close(f->ctx);
+    tg_store_close(f->store);
 }
 
 /* The store each tgt_ctx_memory context owns, closed with it. */

@@ -37,6 +37,17 @@ extern const uint8_t tgt_master_key[32];
  * given clock (may be NULL for the system clock). */
 void tgt_config(tg_config *cfg, tg_store *store, tgt_clock *clock);
 
+/* A context on its own memory store with an injected clock, for tests
+ * that open and close one per case. Opening aborts the test program with a
+ * message if it fails. */
+typedef struct tgt_fixture {
+    tgt_clock clock;
+    tg_store *store;
+    tg_ctx *ctx;
+} tgt_fixture;
+void tgt_fixture_open(tgt_fixture *f, int64_t now_ms, const struct tg_limiter_options *limiter);
+void tgt_fixture_close(tgt_fixture *f);
+
 /* Opens a context on a new memory store with the test master key and the
  * given clock (may be NULL). The store is closed by tgt_ctx_close. */
 tg_ctx *tgt_ctx_memory(tgt_clock *clock);

@@ -59,29 +59,16 @@ static void pick_tier(void)
                  T, tier_user[T].burst, tier_ws[T].burst);
 }
 
-typedef struct fx {
-    tgt_clock clock;
-    tg_store *store;
-    tg_ctx *ctx;
-} fx;
+typedef tgt_fixture fx;
 
 static void fx_open(fx *f, const tg_limiter_options *opts)
 {
-    memset(f, 0, sizeof *f);
-    f->clock.now_ms = T0;
-    assert_int_equal(tg_store_open_memory(&f->store), TG_OK);
-    tg_config cfg;
-    tgt_config(&cfg, f->store, &f->clock);
-    cfg.limiter = opts;
-    int rc = tg_ctx_open(&f->ctx, &cfg);
-    if (rc != TG_OK)
-        fail_msg("tg_ctx_open: %s: %s", tg_strerror(rc), tg_ctx_errmsg(NULL));
+    tgt_fixture_open(f, T0, opts);
 }
 
 static void fx_close(fx *f)
 {
-    tg_ctx_close(f->ctx);
-    tg_store_close(f->store);
+    tgt_fixture_close(f);
 }
 
 /* Options most tests start from: a global limit too large to bind, no
