@@ -59,17 +59,6 @@ static void pick_tier(void)
                  T, tier_user[T].burst, tier_ws[T].burst);
 }
 
-typedef tgt_fixture fx;
-
-static void fx_open(fx *f, const tg_limiter_options *opts)
-{
-    tgt_fixture_open(f, T0, opts);
-}
-
-static void fx_close(fx *f)
-{
-    tgt_fixture_close(f);
-}
 
 /* Options most tests start from: a global limit too large to bind, no
  * penalties unless a test asks for them, nothing evicted while idle. */
@@ -354,8 +343,8 @@ static void test_user_burst_then_refill(void **state)
     pick_tier();
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "acme", T), TG_OK);
 
     tg_limit_verdict v;
@@ -387,7 +376,7 @@ static void test_user_burst_then_refill(void **state)
                      tier_user[T].burst);
     /* Another user in the same workspace has a bucket of their own. */
     assert_int_equal(chk(f.ctx, "acme", "bob", NULL, 1).allowed, 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* The IP dimension, whose limit the options set exactly: verdict fields on
@@ -401,8 +390,8 @@ static void test_ip_bucket_verdicts_and_cost(void **state)
     o.ip.per_minute = 7;
     o.ip.burst = 10;
     const tg_limit ip_limit = {7, 10};
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     const char *ip = "192.0.2.1";
 
     tg_limit_verdict v = chk(f.ctx, NULL, NULL, ip, 1);
@@ -460,7 +449,7 @@ static void test_ip_bucket_verdicts_and_cost(void **state)
     v = chk(f.ctx, NULL, NULL, "192.0.2.2", 10);
     assert_int_equal(v.allowed, 1);
     assert_int_equal(v.tokens_left, 0);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_cost_on_user_workspace_and_global(void **state)
@@ -471,8 +460,8 @@ static void test_cost_on_user_workspace_and_global(void **state)
     base_opts(&o);
     o.global.per_minute = 60;
     o.global.burst = 2 * tier_ws[T].burst;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "acme", T), TG_OK);
     uint32_t ub = tier_user[T].burst;
 
@@ -488,7 +477,7 @@ static void test_cost_on_user_workspace_and_global(void **state)
     EXPECT_ERR(TG_ERANGE, tg_limiter_check(f.ctx, &e, NULL, NULL, NULL, o.global.burst + 1));
     /* bob's bucket is untouched by those errors. */
     assert_int_equal(chk(f.ctx, "acme", "bob", NULL, ub).allowed, 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* ---- all-or-nothing ------------------------------------------------------------ */
@@ -502,8 +491,8 @@ static void test_denied_by_ip_consumes_nothing_elsewhere(void **state)
     base_opts(&o);
     o.ip.per_minute = 60;
     o.ip.burst = k;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "ws-ip", T), TG_OK);
 
     for (uint32_t i = 0; i < k; i++)
@@ -526,7 +515,7 @@ static void test_denied_by_ip_consumes_nothing_elsewhere(void **state)
     assert_int_equal(v.allowed, 1);
     assert_limit(v.limit, (tg_limit){TG_LIMIT_RATE_MAX, TG_LIMIT_BURST_MAX});
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - wb - 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_denied_by_workspace_consumes_nothing_elsewhere(void **state)
@@ -538,8 +527,8 @@ static void test_denied_by_workspace_consumes_nothing_elsewhere(void **state)
     base_opts(&o);
     o.ip.per_minute = 60;
     o.ip.burst = k;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "ws-full", T), TG_OK);
 
     tg_limit_verdict v;
@@ -560,7 +549,7 @@ static void test_denied_by_workspace_consumes_nothing_elsewhere(void **state)
     assert_limit(v.limit, tier_user[T]);
     v = pk(f.ctx, NULL, NULL, NULL, 1);
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - wb - k - ub - 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_denied_by_global_consumes_nothing_elsewhere(void **state)
@@ -574,8 +563,8 @@ static void test_denied_by_global_consumes_nothing_elsewhere(void **state)
     o.ip.burst = k;
     o.global.per_minute = 120;
     o.global.burst = wb + k + 10;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "ws-g", T), TG_OK);
 
     tg_limit_verdict v;
@@ -596,7 +585,7 @@ static void test_denied_by_global_consumes_nothing_elsewhere(void **state)
     v = pk(f.ctx, NULL, NULL, NULL, 1);
     assert_int_equal(v.allowed, 1);
     assert_int_equal(v.tokens_left, 10 - 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_denied_by_user_consumes_nothing_elsewhere(void **state)
@@ -608,8 +597,8 @@ static void test_denied_by_user_consumes_nothing_elsewhere(void **state)
     base_opts(&o);
     o.ip.per_minute = 60;
     o.ip.burst = 2 * ub + 5;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "ws-u", T), TG_OK);
 
     tg_limit_verdict v;
@@ -619,15 +608,15 @@ static void test_denied_by_user_consumes_nothing_elsewhere(void **state)
         assert_int_equal(chk(f.ctx, "ws-u", "erin", "10.9.8.7", 1).dimension, TG_LIMIT_USER);
     assert_int_equal(drain(f.ctx, NULL, NULL, "10.9.8.7", TG_LIMIT_IP, NULL), ub + 5);
     assert_int_equal(drain(f.ctx, "ws-u", NULL, NULL, TG_LIMIT_WORKSPACE, NULL), wb - ub);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* Limits in the verdict equal the documented defaults when no option is set. */
 static void test_default_ip_and_global_limits(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f, NULL);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, NULL);
     tg_limit_verdict v;
     assert_int_equal(drain(f.ctx, NULL, NULL, "10.0.0.1", TG_LIMIT_IP, &v), 100);
     assert_limit(v.limit, (tg_limit){600, 100});
@@ -635,7 +624,7 @@ static void test_default_ip_and_global_limits(void **state)
     assert_int_equal(drain(f.ctx, NULL, NULL, NULL, TG_LIMIT_GLOBAL, &v), 20000 - 100);
     assert_limit(v.limit, (tg_limit){600000, 20000});
     assert_int_equal(v.retry_after_ms, 1); /* 0.1 ms for a token, rounded up */
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* The clock is an int64_t of ms since the epoch; a time before 1970 is
@@ -649,8 +638,8 @@ static void test_fresh_buckets_are_full_at_any_time(void **state)
         base_opts(&o);
         o.ip.per_minute = 60;
         o.ip.burst = 3;
-        fx f;
-        fx_open(&f, &o);
+        tgt_fixture f;
+        tgt_fixture_open(&f, T0, &o);
         f.clock.now_ms = times[i];
         tg_limit_verdict v;
         uint32_t n = 0;
@@ -660,7 +649,7 @@ static void test_fresh_buckets_are_full_at_any_time(void **state)
         int64_t retry = v.retry_after_ms;
         f.clock.now_ms += 1000;
         int later = chk(f.ctx, NULL, NULL, "192.0.2.1", 1).allowed;
-        fx_close(&f); /* before failing, so that a failure leaks nothing */
+        tgt_fixture_close(&f); /* before failing, so that a failure leaks nothing */
         if (n != 3)
             fail_msg("clock at %lld ms: a new IP passed %u checks, burst 3",
                      (long long)times[i], n);
@@ -675,8 +664,8 @@ static void test_unset_tier_is_a_tier(void **state)
     (void)state;
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     tg_limit_verdict v;
     uint32_t n = drain_ws(f.ctx, "untiered", 1, &v);
     int found = -1;
@@ -687,7 +676,7 @@ static void test_unset_tier_is_a_tier(void **state)
         fail_msg("workspace limit %u/min burst %u is no tier's", v.limit.per_minute,
                  v.limit.burst);
     assert_int_equal(n, tier_ws[found].burst);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* ---- keys ------------------------------------------------------------------- */
@@ -699,8 +688,8 @@ static void test_keys_are_distinct_per_entity(void **state)
     pick_tier();
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     static const char *const pairs[][4] = {
         {"a:b", "c", "a", "b:c"},
         {"a/b", "c", "a", "b/c"},
@@ -737,7 +726,7 @@ static void test_keys_are_distinct_per_entity(void **state)
     assert_int_equal(tg_limiter_set_tier(f.ctx, max_id, T), TG_OK);
     assert_int_equal(chk(f.ctx, max_id, max_id, NULL, 1).allowed, 1);
     assert_int_equal(chk(f.ctx, "caf\xc3\xa9", "\xe6\x97\xa5\xe6\x9c\xac", NULL, 1).allowed, 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_ip_parsing(void **state)
@@ -747,8 +736,8 @@ static void test_ip_parsing(void **state)
     base_opts(&o);
     o.ip.per_minute = 60;
     o.ip.burst = 3;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
 
     /* Same address, different spellings: one bucket. */
     static const char *const same[][3] = {
@@ -812,7 +801,7 @@ static void test_ip_parsing(void **state)
     }
     EXPECT_ERR(TG_EINVAL, tg_limiter_check(f.ctx, &v, NULL, NULL, big, 1));
     EXPECT_ERR(TG_EINVAL, tg_limiter_check(f.ctx, &v, NULL, NULL, "\xff\xfe", 1));
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* ---- peek ----------------------------------------------------------------- */
@@ -825,8 +814,8 @@ static void test_peek_consumes_nothing_and_counts_no_violation(void **state)
     base_opts(&o);
     o.violations_to_penalize = 3;
     o.violation_window_ms = 60000;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "acme", T), TG_OK);
     uint32_t ub = tier_user[T].burst;
 
@@ -874,7 +863,7 @@ static void test_peek_consumes_nothing_and_counts_no_violation(void **state)
         assert_int_equal(pk(f.ctx, "acme", "bob", NULL, 1).penalized, 0);
     f.clock.now_ms += ms_for(1, tier_user[T].per_minute);
     assert_int_equal(chk(f.ctx, "acme", "bob", NULL, 1).allowed, 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* ---- reset ----------------------------------------------------------------- */
@@ -891,8 +880,8 @@ static void test_reset(void **state)
     o.global.burst = 4 * tier_ws[T].burst + 100;
     o.violations_to_penalize = 3;
     o.violation_window_ms = 60000;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "acme", T), TG_OK);
     uint32_t ub = tier_user[T].burst, wb = tier_ws[T].burst;
 
@@ -980,7 +969,7 @@ static void test_reset(void **state)
         EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_USER, "acme", bad_ids[i]));
         EXPECT_ERR(TG_EINVAL, tg_limiter_reset(f.ctx, TG_LIMIT_WORKSPACE, bad_ids[i], NULL));
     }
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* ---- tiers and the per-workspace override ------------------------------------ */
@@ -991,8 +980,8 @@ static void test_set_tier_and_user_limit_override(void **state)
     pick_tier();
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     tg_limit_verdict v;
     double ratio = (double)tier_user[T].burst / tier_user[T].per_minute;
 
@@ -1083,12 +1072,12 @@ static void test_set_tier_and_user_limit_override(void **state)
     EXPECT_ERR(TG_EINVAL, tg_limiter_set_tier(f.ctx, "stay", 7));
     drain(f.ctx, "stay", "s", NULL, TG_LIMIT_USER, &v);
     assert_limit(v.limit, tier_user[T]);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* ---- trust ----------------------------------------------------------------- */
 
-static void expect_trust(fx *f, const char *user, double trust, double factor)
+static void expect_trust(tgt_fixture *f, const char *user, double trust, double factor)
 {
     char ws[64];
     snprintf(ws, sizeof ws, "trust-ws-%s", user);
@@ -1108,8 +1097,8 @@ static void test_trust(void **state)
     pick_tier();
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     double t = -1;
 
     assert_int_equal(tg_limiter_get_trust(f.ctx, &t, "acme", "nobody"), TG_OK);
@@ -1184,7 +1173,7 @@ static void test_trust(void **state)
         EXPECT_ERR(TG_EINVAL, tg_limiter_adjust_trust(f.ctx, &t, bad_ids[i], "dan", 0.1));
         EXPECT_ERR(TG_EINVAL, tg_limiter_adjust_trust(f.ctx, &t, "acme", bad_ids[i], 0.1));
     }
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* ---- penalties -------------------------------------------------------------- */
@@ -1216,7 +1205,7 @@ typedef struct target {
 } target;
 
 /* Denied `n` times in a row (draining the bucket first). */
-static void offend(fx *f, const target *t, uint32_t n)
+static void offend(tgt_fixture *f, const target *t, uint32_t n)
 {
     if (t->ws)
         assert_int_equal(tg_limiter_reset(f->ctx, TG_LIMIT_WORKSPACE, t->ws, NULL), TG_OK);
@@ -1228,7 +1217,7 @@ static void offend(fx *f, const target *t, uint32_t n)
     }
 }
 
-static void expect_penalty(fx *f, const target *t, uint32_t level, int64_t retry)
+static void expect_penalty(tgt_fixture *f, const target *t, uint32_t level, int64_t retry)
 {
     tg_limit_verdict v = pk(f->ctx, t->ws, t->user, t->ip, 1);
     if (v.allowed || !v.penalized || v.dimension != t->dim ||
@@ -1241,7 +1230,7 @@ static void expect_penalty(fx *f, const target *t, uint32_t level, int64_t retry
 }
 
 /* Sits out the current penalty and checks the check at its end passes. */
-static void serve(fx *f, const target *t)
+static void serve(tgt_fixture *f, const target *t)
 {
     tg_limit_verdict v = pk(f->ctx, t->ws, t->user, t->ip, 1);
     assert_int_equal(v.penalized, 1);
@@ -1258,8 +1247,8 @@ static void penalty_escalation(const target *t)
 {
     tg_limiter_options o;
     penalty_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     if (t->ws)
         assert_int_equal(tg_limiter_set_tier(f.ctx, t->ws, T), TG_OK);
 
@@ -1307,7 +1296,7 @@ static void penalty_escalation(const target *t)
     offend(&f, t, P_VIOL);
     expect_penalty(&f, t, 0, P_MAX); /* still the cap (the level past it: unspecified) */
     serve(&f, t);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_user_penalty_escalates(void **state)
@@ -1330,8 +1319,8 @@ static void penalty_decay(const target *t)
 {
     tg_limiter_options o;
     penalty_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     if (t->ws)
         assert_int_equal(tg_limiter_set_tier(f.ctx, t->ws, T), TG_OK);
 
@@ -1362,7 +1351,7 @@ static void penalty_decay(const target *t)
     /* but P_VIOL within it do */
     assert_int_equal(chk(f.ctx, t->ws, t->user, t->ip, 1).allowed, 0);
     assert_int_equal(pk(f.ctx, t->ws, t->user, t->ip, 1).penalized, 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_user_penalty_decays(void **state)
@@ -1386,8 +1375,8 @@ static void test_apply_penalty(void **state)
     pick_tier();
     tg_limiter_options o;
     penalty_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "acme", T), TG_OK);
     tg_limit_verdict v;
 
@@ -1446,15 +1435,15 @@ static void test_apply_penalty(void **state)
         EXPECT_ERR(TG_EINVAL,
                    tg_limiter_apply_penalty(f.ctx, TG_LIMIT_USER, "acme", bad_ids[i], 0));
     }
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* The documented penalty defaults: 5 violations, then 1 minute. */
 static void test_default_penalty(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f, NULL);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, NULL);
     target t = {NULL, NULL, "10.20.30.40", TG_LIMIT_IP};
     offend(&f, &t, 4);
     assert_int_equal(pk(f.ctx, NULL, NULL, t.ip, 1).penalized, 0);
@@ -1463,7 +1452,7 @@ static void test_default_penalty(void **state)
     serve(&f, &t);
     offend(&f, &t, 5);
     expect_penalty(&f, &t, 2, 300000);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* ---- bad input ---------------------------------------------------------------- */
@@ -1473,8 +1462,8 @@ static void test_check_and_peek_reject_bad_input(void **state)
     (void)state;
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     typedef int (*check_fn)(tg_ctx *, tg_limit_verdict *, const char *, const char *,
                             const char *, uint32_t);
     check_fn fns[2] = {tg_limiter_check, tg_limiter_peek};
@@ -1510,7 +1499,7 @@ static void test_check_and_peek_reject_bad_input(void **state)
      * default burst 100 for the one address the bad calls named... */
     assert_int_equal(drain(f.ctx, NULL, NULL, "1.2.3.4", TG_LIMIT_IP, NULL), 100 - 1);
     /* (the -1 is the valid ("acme", NULL, "1.2.3.4") check above) */
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* A verdict from older headers (a smaller struct_size) is written only as
@@ -1520,8 +1509,8 @@ static void test_verdict_struct_size_is_respected(void **state)
     (void)state;
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     struct {
         tg_limit_verdict v;
         unsigned char canary[16];
@@ -1541,14 +1530,14 @@ static void test_verdict_struct_size_is_respected(void **state)
     assert_int_equal(buf.v.retry_after_ms, 0x5A5A5A5A);
     for (size_t i = 0; i < sizeof buf.canary; i++)
         assert_int_equal(buf.canary[i], 0x5A);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_tracked_and_misc_reject_bad_input(void **state)
 {
     (void)state;
-    fx f;
-    fx_open(&f, NULL);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, NULL);
     size_t n = 0;
     EXPECT_ERR(TG_EINVAL, tg_limiter_tracked(NULL, &n));
     EXPECT_ERR(TG_EINVAL, tg_limiter_tracked(f.ctx, NULL));
@@ -1561,7 +1550,7 @@ static void test_tracked_and_misc_reject_bad_input(void **state)
     }
     assert_int_equal(tg_limiter_tracked(f.ctx, &n), TG_OK);
     assert_true(n >= before + 10);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void expect_open_fails(const tg_limiter_options *o, int code1, int code2)
@@ -1585,9 +1574,9 @@ static void expect_open_fails(const tg_limiter_options *o, int code1, int code2)
 
 static void expect_open_works(const tg_limiter_options *o)
 {
-    fx f;
-    fx_open(&f, o);
-    fx_close(&f);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, o);
+    tgt_fixture_close(&f);
 }
 
 static void test_bad_options(void **state)
@@ -1709,8 +1698,8 @@ static void test_max_keys_bounds_tracked_entries(void **state)
     tg_limiter_options o;
     base_opts(&o);
     o.max_keys = 100;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     char ws[32], user[32];
     size_t n = 0, most = 0;
     for (int i = 0; i < 1000; i++) {
@@ -1726,11 +1715,11 @@ static void test_max_keys_bounds_tracked_entries(void **state)
             most = n;
     }
     assert_true(most >= 50); /* it does keep entries, up to about the cap */
-    fx_close(&f);
+    tgt_fixture_close(&f);
 
     /* A cap smaller than one check's entries (user, workspace, IP). */
     o.max_keys = 2;
-    fx_open(&f, &o);
+    tgt_fixture_open(&f, T0, &o);
     for (int i = 0; i < 50; i++) {
         snprintf(ws, sizeof ws, "tiny-ws-%d", i);
         snprintf(user, sizeof user, "tiny-user-%d", i);
@@ -1739,7 +1728,7 @@ static void test_max_keys_bounds_tracked_entries(void **state)
         if (n > 2)
             fail_msg("%zu entries tracked, max_keys is 2", n);
     }
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_idle_entries_are_evicted(void **state)
@@ -1751,8 +1740,8 @@ static void test_idle_entries_are_evicted(void **state)
     o.idle_evict_ms = 1000;
     o.ip.per_minute = 60;
     o.ip.burst = 5;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "idle", T), TG_OK);
     char user[32], ip[32];
     for (int i = 0; i < 50; i++) {
@@ -1792,7 +1781,7 @@ static void test_idle_entries_are_evicted(void **state)
     /* A user back after the hour has a full bucket. */
     assert_int_equal(drain(f.ctx, "idle", "idle-0", NULL, TG_LIMIT_USER, NULL),
                      tier_user[T].burst);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 int main(void)

@@ -164,18 +164,6 @@ static void hammer(run *r)
 
 /* ---- fixture ------------------------------------------------------------------ */
 
-typedef tgt_fixture fx;
-
-static void fx_open(fx *f, const tg_limiter_options *opts)
-{
-    tgt_fixture_open(f, T0, opts);
-}
-
-static void fx_close(fx *f)
-{
-    tgt_fixture_close(f);
-}
-
 static void base_opts(tg_limiter_options *o)
 {
     tg_limiter_options_init(o);
@@ -238,8 +226,8 @@ static void test_user_is_exact(void **state)
     int T = ratio_tier();
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
 
     /* An override that makes the user's burst about half the workspace's
      * (at most 2000), so that many checks race for it. */
@@ -270,7 +258,7 @@ static void test_user_is_exact(void **state)
     assert_int_equal(v.tokens_left, tier_ws[T].burst - n - 1);
     v = pk(f.ctx, NULL, NULL, NULL);
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - n - 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_ip_is_exact(void **state)
@@ -280,8 +268,8 @@ static void test_ip_is_exact(void **state)
     base_opts(&o);
     o.ip.per_minute = 60;
     o.ip.burst = 500;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     run r = {.ctx = f.ctx, .scenario = SC_IP, .attempts = 400};
     hammer(&r);
     assert_int_equal(atomic_load(&r.passes), 500);
@@ -291,7 +279,7 @@ static void test_ip_is_exact(void **state)
     assert_int_equal(v.tokens_left, 0);
     v = pk(f.ctx, NULL, NULL, NULL);
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - 500 - 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_workspace_is_exact(void **state)
@@ -301,8 +289,8 @@ static void test_workspace_is_exact(void **state)
     uint32_t wb = tier_ws[T].burst;
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "hot-ws", T), TG_OK);
     run r = {.ctx = f.ctx, .scenario = SC_WORKSPACE, .attempts = wb / 2 + 16};
     hammer(&r);
@@ -312,7 +300,7 @@ static void test_workspace_is_exact(void **state)
     assert_int_equal(v.tokens_left, 0);
     v = pk(f.ctx, NULL, NULL, NULL);
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - wb - 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 static void test_global_is_exact(void **state)
@@ -322,8 +310,8 @@ static void test_global_is_exact(void **state)
     base_opts(&o);
     o.global.per_minute = 60;
     o.global.burst = 1000;
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     run r = {.ctx = f.ctx, .scenario = SC_GLOBAL, .attempts = 600};
     hammer(&r);
     assert_int_equal(atomic_load(&r.passes), 1000);
@@ -331,7 +319,7 @@ static void test_global_is_exact(void **state)
     assert_int_equal(v.allowed, 0);
     assert_int_equal(v.dimension, TG_LIMIT_GLOBAL);
     assert_int_equal(v.tokens_left, 0);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* ---- mixed traffic ---------------------------------------------------------- */
@@ -341,13 +329,13 @@ typedef struct mixed {
     uint32_t shared_burst, user_burst;
 } mixed;
 
-static void mixed_setup(fx *f, mixed *m, tg_limiter_options *o, uint32_t *attempts)
+static void mixed_setup(tgt_fixture *f, mixed *m, tg_limiter_options *o, uint32_t *attempts)
 {
     m->own_tier = ratio_tier();
     m->shared_tier = small_tier();
     m->shared_burst = tier_ws[m->shared_tier].burst;
     m->user_burst = tier_user[m->own_tier].burst;
-    fx_open(f, o);
+    tgt_fixture_open(f, T0, o);
     assert_int_equal(tg_limiter_set_tier(f->ctx, "mix-shared", m->shared_tier), TG_OK);
     char ws[32];
     for (int t = 0; t < THREADS; t++) {
@@ -366,7 +354,7 @@ static void test_mixed_workspaces_are_exact(void **state)
     (void)state;
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
+    tgt_fixture f;
     mixed m;
     uint32_t attempts;
     mixed_setup(&f, &m, &o, &attempts);
@@ -391,7 +379,7 @@ static void test_mixed_workspaces_are_exact(void **state)
     }
     tg_limit_verdict v = pk(f.ctx, NULL, NULL, NULL);
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - atomic_load(&r.passes) - 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* The same traffic behind one IP whose burst is half of what the
@@ -409,7 +397,7 @@ static void test_mixed_behind_one_ip_is_exact(void **state)
     base_opts(&o);
     o.ip.per_minute = 60;
     o.ip.burst = bi;
-    fx f;
+    tgt_fixture f;
     mixed m;
     uint32_t attempts;
     mixed_setup(&f, &m, &o, &attempts);
@@ -445,7 +433,7 @@ static void test_mixed_behind_one_ip_is_exact(void **state)
     assert_int_equal(v.tokens_left, 0);
     v = pk(f.ctx, NULL, NULL, NULL);
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - bi - 1);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* The same traffic with a global burst of half what the workspaces and
@@ -463,7 +451,7 @@ static void test_mixed_under_a_small_global_is_exact(void **state)
     base_opts(&o);
     o.global.per_minute = 60;
     o.global.burst = g;
-    fx f;
+    tgt_fixture f;
     mixed m;
     uint32_t attempts;
     mixed_setup(&f, &m, &o, &attempts);
@@ -495,7 +483,7 @@ static void test_mixed_under_a_small_global_is_exact(void **state)
         assert_int_equal(v.allowed, 1);
         assert_int_equal(v.tokens_left, m.shared_burst - shared - 1);
     }
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 /* Readers and admin calls race with checks: peek, trust, reset of other
@@ -538,8 +526,8 @@ static void test_exact_while_admin_calls_race(void **state)
     int T = ratio_tier();
     tg_limiter_options o;
     base_opts(&o);
-    fx f;
-    fx_open(&f, &o);
+    tgt_fixture f;
+    tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "hot-ws", T), TG_OK);
     uint32_t n = tier_user[T].burst;
     churn c = {.ctx = f.ctx};
@@ -553,7 +541,7 @@ static void test_exact_while_admin_calls_race(void **state)
     assert_int_equal(pthread_join(side, NULL), 0);
     assert_int_equal(atomic_load(&c.errors), 0);
     assert_int_equal(atomic_load(&r.passes), n);
-    fx_close(&f);
+    tgt_fixture_close(&f);
 }
 
 int main(void)

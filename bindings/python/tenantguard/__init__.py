@@ -140,7 +140,20 @@ class _Handle:
         self._finalizer()
 
 
-class Store:
+class _Closeable:
+    """close() and the context-manager protocol over a _Handle."""
+
+    def close(self):
+        self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Store(_Closeable):
     """A persistence handle: the built-in SQLite store or the memory store.
     It cannot be closed while a Context uses it."""
 
@@ -165,15 +178,6 @@ class Store:
         out = ffi.new("tg_store **")
         _check(lib.tg_store_open_memory(out))
         return cls(out[0])
-
-    def close(self):
-        self._handle.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 DIMENSIONS = ("user", "workspace", "ip", "global")
@@ -248,7 +252,7 @@ def _close_context(ptr, store_handle):
         store_handle.drop_dependent()
 
 
-class Context:
+class Context(_Closeable):
     """A tenantguard context over a Store (which must stay open while the
     context is) or a store_path (the context opens and closes the SQLite
     store itself). The root key comes from master_key (32 bytes, bytes or
@@ -299,14 +303,6 @@ class Context:
                 ffi.memmove(key, bytes(len(key)), len(key))
         self._handle = _Handle(out[0], lambda p: _close_context(p, store_handle), "context")
 
-    def close(self):
-        self._handle.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def encrypt(self, workspace, subject, message_id, plaintext):
         """Returns the envelope (bytes) sealing `plaintext` for `subject`."""
