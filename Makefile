@@ -31,10 +31,10 @@ PYTHON ?= /usr/bin/python3
 CFLAGS ?= -O2 -g
 FUZZ_TIME ?= 30
 
-DEPS_PC := libsodium sqlite3
+DEPS_PC := libsodium sqlite3 libpcre2-8 libcjson
 DEPS_TEST_PC := cmocka
-DEBIAN_PACKAGES := build-essential pkg-config libsodium-dev libsqlite3-dev libcmocka-dev \
-    python3-cffi python3-pytest
+DEBIAN_PACKAGES := build-essential pkg-config libsodium-dev libsqlite3-dev libpcre2-dev libcjson-dev \
+    libcmocka-dev python3-cffi python3-pytest
 
 comma := ,
 ifneq ($(SANITIZE),)
@@ -54,7 +54,8 @@ TG_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude $(DEP_CFLAGS) $(CPPFLAGS) $
 LIB_CFLAGS = $(TG_CFLAGS) -fPIC -fvisibility=hidden -DTG_BUILDING_LIBRARY
 TEST_CFLAGS = $(TG_CFLAGS) -Isrc -Wno-missing-prototypes
 
-LIB_SRC := $(sort $(wildcard src/*/*.c))
+# src/cli is the `tenantguard` command, not part of the library.
+LIB_SRC := $(sort $(filter-out src/cli/%,$(wildcard src/*/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 STATIC_LIB := $(BUILD)/libtenantguard.a
 SHARED_LIB := lib/libtenantguard.so.$(VERSION)

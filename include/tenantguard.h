@@ -11,5 +11,6 @@
 #include "tenantguard/ctx.h"
 #include "tenantguard/keyring.h"
 #include "tenantguard/limiter.h"
+#include "tenantguard/dlp.h"
 
 #endif /* TENANTGUARD_H */

@@ -1,0 +1,66 @@
+/*
+ * prefilter.h - decides where a detector's pattern is worth running: near
+ * its literal anchors, or near digit clusters. One pass over the text, no
+ * regular expression. Internal to src/dlp.
+ */
+#ifndef TG_DLP_PREFILTER_H
+#define TG_DLP_PREFILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growing list of byte ranges [start, end), kept sorted and merged. */
+typedef struct tg__dlp_spans {
+    struct tg__dlp_span { size_t start, end; } *v;
+    size_t count, capacity;
+} tg__dlp_spans;
+
+/* Appends [start, end), merging it into the last range when they touch;
+ * ranges must come in order of start. false: out of memory. */
+bool tg__dlp_spans_add(tg__dlp_spans *s, size_t start, size_t end);
+void tg__dlp_spans_free(tg__dlp_spans *s);
+
+typedef struct tg__dlp_anchor {
+    const char *bytes;
+    uint16_t len;
+    uint16_t detector; /* index in the ruleset's built-ins */
+    bool caseless;
+    uint16_t key;      /* first two bytes, ASCII-folded */
+} tg__dlp_anchor;
+
+typedef struct tg__dlp_prefilter {
+    uint64_t pair_seen[65536 / 64]; /* folded first-two-byte keys of anchors */
+    bool byte_seen[256];            /* folded one-byte anchors */
+    tg__dlp_anchor *anchors;        /* sorted by key; one-byte ones last */
+    size_t anchor_count, pair_anchor_count;
+} tg__dlp_prefilter;
+
+struct tg__dlp_builtin;
+
+/* Collects the anchors of `count` built-ins. false: out of memory. */
+bool tg__dlp_prefilter_build(tg__dlp_prefilter *pf, const struct tg__dlp_builtin *builtins,
+                             size_t count);
+void tg__dlp_prefilter_free(tg__dlp_prefilter *pf);
+
+/* Finds every anchor occurrence in text[0..len) and adds its window
+ * (TG__DLP_ANCHOR_BEFORE / _AFTER, clipped) to windows[detector]. */
+bool tg__dlp_prefilter_run(const tg__dlp_prefilter *pf, const uint8_t *text, size_t len,
+                           tg__dlp_spans *windows);
+
+/* A run of digits joined by at most two of " -./()+". */
+typedef struct tg__dlp_cluster {
+    size_t start, end;
+    size_t digits;
+} tg__dlp_cluster;
+
+typedef struct tg__dlp_clusters {
+    tg__dlp_cluster *v;
+    size_t count, capacity;
+} tg__dlp_clusters;
+
+/* Replaces c's contents with the digit clusters of text[0..len). */
+bool tg__dlp_find_clusters(tg__dlp_clusters *c, const uint8_t *text, size_t len);
+void tg__dlp_clusters_free(tg__dlp_clusters *c);
+
+#endif /* TG_DLP_PREFILTER_H */
