@@ -46,8 +46,8 @@ else
 endif
 
 DEP_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(DEPS_PC) 2>/dev/null)
-DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null) -lpthread
-TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(DEPS_TEST_PC) 2>/dev/null) -lm
+DEP_LIBS = $(shell $(PKG_CONFIG) --libs $(DEPS_PC) 2>/dev/null) -lpthread -lm
+TEST_LIBS = $(shell $(PKG_CONFIG) --libs $(DEPS_TEST_PC) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wvla
 TG_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude $(DEP_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(SAN_FLAGS)
@@ -70,12 +70,14 @@ BENCH_SRC := $(sort $(wildcard tests/bench/bench_*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 EXAMPLE_SRC := $(sort $(wildcard examples/*.c))
 EXAMPLE_BIN := $(EXAMPLE_SRC:examples/%.c=$(BUILD)/examples/%)
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+CLI_BIN := $(BUILD)/cli/tenantguard
 HEADERS := include/tenantguard.h $(sort $(wildcard include/tenantguard/*.h))
 
-.PHONY: all lib demo check check-unit check-threads check-fuzz-replay check-headers check-symbols \
+.PHONY: all lib cli check-cli demo check check-unit check-threads check-fuzz-replay check-headers check-symbols \
         check-install check-examples check-python bench install uninstall deps fuzz clean
 
-all: lib
+all: lib cli
 
 # Keep intermediate files (test support objects, fuzz builds): make would
 # otherwise delete them after each link and rebuild them every time.
@@ -103,6 +105,18 @@ lib/$(SONAME): $(SHARED_LIB)
 	ln -sf $(notdir $<) $@
 lib/libtenantguard.so: lib/$(SONAME)
 	ln -sf $(SONAME) $@
+
+# ---- the command-line tool ---------------------------------------------------
+
+cli: bin/tenantguard
+
+$(CLI_BIN): $(CLI_SRC) src/cli/cli.h $(STATIC_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(TG_CFLAGS) $(CLI_SRC) $(STATIC_LIB) $(LDFLAGS) $(DEP_LIBS) -o $@
+
+bin/tenantguard: $(CLI_BIN)
+	@mkdir -p bin
+	cp $< $@
 
 # ---- dependencies ------------------------------------------------------------
 
@@ -185,7 +199,7 @@ check-symbols: $(SHARED_LIB)
 
 # Install into a temporary DESTDIR and build a consumer with pkg-config,
 # shared and static, then run both.
-check-install: lib
+check-install: lib cli
 	@set -e; d=$(CURDIR)/$(BUILD)/destdir; rm -rf $$d; \
 	$(MAKE) --no-print-directory -s install DESTDIR=$$d PREFIX=/usr/local; \
 	export PKG_CONFIG_SYSROOT_DIR=$$d PKG_CONFIG_PATH=$$d/usr/local/lib/pkgconfig PKG_CONFIG_LIBDIR=$$d/usr/local/lib/pkgconfig:$$($(PKG_CONFIG) --variable pc_path pkg-config); \
@@ -214,7 +228,11 @@ check-examples: $(EXAMPLE_BIN)
 check-python: lib
 	TENANTGUARD_LIB=$(CURDIR)/lib/$(SONAME) $(PYTHON) -m pytest -q -p no:cacheprovider bindings/python/tests
 
-check: lib check-headers check-symbols check-unit check-fuzz-replay check-examples check-install check-python
+check-cli: $(CLI_BIN)
+	tests/cli/test_cli.sh $(CLI_BIN)
+
+check: lib check-headers check-symbols check-unit check-fuzz-replay check-examples check-cli \
+       check-install check-python
 	@echo "make check: all passed"
 
 demo: $(BUILD)/examples/demo
@@ -232,7 +250,7 @@ bench: $(BENCH_BIN)
 
 # ---- install ---------------------------------------------------------------
 
-install: lib
+install: lib cli
 	install -d $(DESTDIR)$(libdir) $(DESTDIR)$(includedir)/tenantguard $(DESTDIR)$(pkgconfigdir)
 	install -m 644 lib/libtenantguard.a $(DESTDIR)$(libdir)/
 	install -m 755 $(SHARED_LIB) $(DESTDIR)$(libdir)/
@@ -245,10 +263,11 @@ install: lib
 	    -e 's|@REQUIRES@|$(DEPS_PC)|' pkgconfig/tenantguard.pc.in > $(DESTDIR)$(pkgconfigdir)/tenantguard.pc
 
 uninstall:
+	rm -f $(DESTDIR)$(bindir)/tenantguard
 	rm -f $(DESTDIR)$(libdir)/libtenantguard.a $(DESTDIR)$(libdir)/libtenantguard.so* \
 	    $(DESTDIR)$(includedir)/tenantguard.h $(DESTDIR)$(pkgconfigdir)/tenantguard.pc
 	rm -f $(addprefix $(DESTDIR)$(includedir)/tenantguard/,$(notdir $(wildcard include/tenantguard/*.h)))
 	-rmdir $(DESTDIR)$(includedir)/tenantguard 2>/dev/null
 
 clean:
-	rm -rf lib/.build* lib/.fuzz lib/libtenantguard.*
+	rm -rf lib/.build* lib/.fuzz lib/libtenantguard.* bin

@@ -36,13 +36,18 @@ static tg_dlp_report *scan(const tg_dlp_ruleset *r, const char *text)
     return rep;
 }
 
-/* True if the report has a finding of `detector`. */
-static bool found(const tg_dlp_report *rep, const char *detector)
+/* The report's first finding of `detector`, or NULL. */
+static const tg_dlp_finding *finding_of(const tg_dlp_report *rep, const char *detector)
 {
     for (size_t i = 0; i < tg_dlp_report_count(rep); i++)
         if (strcmp(tg_dlp_report_finding(rep, i)->detector, detector) == 0)
-            return true;
-    return false;
+            return tg_dlp_report_finding(rep, i);
+    return NULL;
+}
+
+static bool found(const tg_dlp_report *rep, const char *detector)
+{
+    return finding_of(rep, detector) != NULL;
 }
 
 static void test_detector_catalogue(void **state)
@@ -279,9 +284,9 @@ static void test_blocked_domains(void **state)
     };
     for (size_t i = 0; i < sizeof hits / sizeof *hits; i++) {
         tg_dlp_report *rep = scan(r, hits[i]);
-        if (!found(rep, "blocked_domain"))
+        const tg_dlp_finding *f = finding_of(rep, "blocked_domain");
+        if (!f)
             fail_msg("not caught: %s", hits[i]);
-        const tg_dlp_finding *f = tg_dlp_report_finding(rep, 0);
         assert_int_equal(f->category, TG_DLP_NETWORK);
         assert_int_equal(f->action, TG_DLP_BLOCK);
         assert_int_equal(tg_dlp_report_action(rep), TG_DLP_BLOCK);
@@ -300,7 +305,8 @@ static void test_blocked_domains(void **state)
     /* The span is the host; the preview is the rule. */
     const char *text = "link: https://www.evil.com/a";
     tg_dlp_report *rep = scan(r, text);
-    const tg_dlp_finding *f = tg_dlp_report_finding(rep, 0);
+    const tg_dlp_finding *f = finding_of(rep, "blocked_domain");
+    assert_non_null(f);
     assert_int_equal(f->offset, 14);
     assert_int_equal(f->length, 12);
     assert_string_equal(f->preview, "evil.com");
@@ -320,8 +326,8 @@ static void test_builtin_findings(void **state)
     assert_int_equal(tg_dlp_ruleset_new(&r, NULL), TG_OK);
     const char *text = "my card is 4111 1111 1111 1111, thanks";
     tg_dlp_report *rep = scan(r, text);
-    assert_true(found(rep, "credit_card"));
-    const tg_dlp_finding *f = tg_dlp_report_finding(rep, 0);
+    const tg_dlp_finding *f = finding_of(rep, "credit_card");
+    assert_non_null(f);
     assert_int_equal(f->offset, 11);
     assert_int_equal(f->length, 19);
     assert_string_equal(f->preview, "**** **** **** 1111");
