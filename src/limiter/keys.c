@@ -15,16 +15,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "limiter_impl.h"
 #include "tenantguard/keyring.h"
 
 #define IP_TEXT_MAX 64
-
-#if defined(__GNUC__)
-#define tg__attr_always_inline __attribute__((always_inline))
-#else
-#define tg__attr_always_inline
-#endif
 
 int tg__largs_ws(tg__largs *a, const char *ws)
 {
@@ -104,86 +100,8 @@ static inline void copy_id(uint8_t *dst, const char *src, size_t len)
     }
 }
 
-/* A little-endian 64-bit word at p. */
-static inline uint64_t le64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, sizeof v);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-static inline void put_le64(uint8_t *p, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    memcpy(p, &v, sizeof v);
-}
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);                                  \
-        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                                     \
-        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                                     \
-        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);                                  \
-    } while (0)
-
-/*
- * SipHash-2-4 with a 128-bit output: exactly libsodium's
- * crypto_shorthash_siphashx24 (a unit test compares them), inline and
- * without its byte-at-a-time tail. `in` holds `len` bytes followed by at
- * least 8 zero bytes, so the last block is one word load.
- */
-tg__attr_always_inline
-static inline void siphash128(uint8_t out[16], const uint8_t *in, size_t len, const uint8_t key[16])
-{
-    const uint64_t k0 = le64(key), k1 = le64(key + 8);
-    uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL ^ 0xee,
-             v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
-    const uint8_t *end = in + (len & ~(size_t)7);
-    for (; in != end; in += 8) {
-        uint64_t m = le64(in);
-        v3 ^= m;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m;
-    }
-    uint64_t b = (uint64_t)len << 56 | le64(in); /* the bytes past `len` are zero */
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xee;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    put_le64(out, v0 ^ v1 ^ v2 ^ v3);
-    v1 ^= 0xdd;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    put_le64(out + 8, v0 ^ v1 ^ v2 ^ v3);
-}
-
-void tg__lkey_siphash128(uint8_t out[16], const uint8_t *in, size_t len, const uint8_t key[16])
-{
-    uint8_t buf[2 * TG_ID_MAX + 2 + 8];
-    if (len > sizeof buf - 8)
-        len = sizeof buf - 8;
-    memcpy(buf, in, len);
-    memset(buf + len, 0, 8);
-    siphash128(out, buf, len, key);
-}
-
-tg__attr_always_inline
-static inline void lkey_digest(const struct tg_limiter *lim, int kind, const tg__largs *a,
-                               uint8_t out[TG__LDIGEST])
+void tg__lkey_digest(const struct tg_limiter *lim, int kind, const tg__largs *a,
+                     uint8_t out[TG__LDIGEST])
 {
     uint8_t buf[2 + 2 * TG_ID_MAX + 8];
     size_t n = 0;
@@ -203,18 +121,11 @@ static inline void lkey_digest(const struct tg_limiter *lim, int kind, const tg_
         break;
     default: /* TG_LIMIT_IP */
         buf[n++] = 'i';
-        memcpy(buf + n, a->ip, 16);
+        memcpy(buf + n, a->ip, a->ip_len);
         n += a->ip_len;
         break;
     }
-    memset(buf + n, 0, 8);
-    siphash128(out, buf, n, lim->hash_key);
-}
-
-void tg__lkey_digest(const struct tg_limiter *lim, int kind, const tg__largs *a,
-                     uint8_t out[TG__LDIGEST])
-{
-    lkey_digest(lim, kind, a, out);
+    crypto_shorthash_siphashx24(out, buf, n, lim->hash_key);
 }
 
 static size_t put(uint8_t *out, size_t n, const void *p, size_t len)

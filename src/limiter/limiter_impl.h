@@ -62,9 +62,6 @@ int tg__largs_ip(tg__largs *a, const char *ip);
 bool tg__parse_ipv4(const char *s, uint8_t out[4]);
 void tg__lkey_digest(const struct tg_limiter *lim, int kind, const tg__largs *a,
                      uint8_t out[TG__LDIGEST]);
-/* SipHash-2-4-128 of in[0..len) (len <= 512) under `key`: what digests use,
- * for tests (it must equal crypto_shorthash_siphashx24). */
-void tg__lkey_siphash128(uint8_t out[16], const uint8_t *in, size_t len, const uint8_t key[16]);
 size_t tg__lkey_backend(int kind, const tg__largs *a, uint8_t out[TG__LKEY_MAX]);
 
 /* tiers.c: per tier, the per-user limit, then the whole workspace's. */

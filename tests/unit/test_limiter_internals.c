@@ -726,64 +726,6 @@ static void test_backend_keys(void **state)
     assert_true(n <= TG__LKEY_MAX);
 }
 
-/* The digests' SipHash-2-4-128 is libsodium's crypto_shorthash_siphashx24,
- * for every length a digest input can have (0..512 bytes) and random keys;
- * and a check's digests are those of the documented inputs. */
-static void test_digest_siphash_matches_libsodium(void **state)
-{
-    (void)state;
-    uint8_t in[2 * TG_ID_MAX + 2], key[crypto_shorthash_siphashx24_KEYBYTES];
-    uint8_t want[16], got[16];
-    for (size_t len = 0; len <= sizeof in; len++) {
-        randombytes_buf(in, sizeof in);
-        randombytes_buf(key, sizeof key);
-        crypto_shorthash_siphashx24(want, in, len, key);
-        tg__lkey_siphash128(got, in, len, key);
-        assert_memory_equal(got, want, 16);
-    }
-
-    struct tg_limiter lim;
-    memset(&lim, 0, sizeof lim);
-    lim.hash_key = key;
-    tg__largs a;
-    memset(&a, 0, sizeof a);
-    char ws[TG_ID_MAX + 1], user[TG_ID_MAX + 1];
-    for (size_t wl = 1; wl <= TG_ID_MAX; wl += 37) {
-        for (size_t ul = 1; ul <= TG_ID_MAX; ul += 23) {
-            memset(ws, 'w', wl);
-            ws[wl] = '\0';
-            memset(user, 'u', ul);
-            user[ul] = '\0';
-            assert_int_equal(tg__largs_ws(&a, ws), TG_OK);
-            assert_int_equal(tg__largs_user(&a, user), TG_OK);
-            size_t n = 0;
-            in[n++] = 'u';
-            in[n++] = (uint8_t)wl;
-            memcpy(in + n, ws, wl);
-            n += wl;
-            memcpy(in + n, user, ul);
-            n += ul;
-            crypto_shorthash_siphashx24(want, in, n, key);
-            tg__lkey_digest(&lim, TG_LIMIT_USER, &a, got);
-            assert_memory_equal(got, want, 16);
-            in[0] = 'w';
-            memcpy(in + 1, ws, wl);
-            crypto_shorthash_siphashx24(want, in, 1 + wl, key);
-            tg__lkey_digest(&lim, TG_LIMIT_WORKSPACE, &a, got);
-            assert_memory_equal(got, want, 16);
-        }
-    }
-    const char *ips[] = {"192.0.2.1", "2001:db8::1"};
-    for (int i = 0; i < 2; i++) {
-        assert_int_equal(tg__largs_ip(&a, ips[i]), TG_OK);
-        in[0] = 'i';
-        memcpy(in + 1, a.ip, a.ip_len);
-        crypto_shorthash_siphashx24(want, in, 1 + (size_t)a.ip_len, key);
-        tg__lkey_digest(&lim, TG_LIMIT_IP, &a, got);
-        assert_memory_equal(got, want, 16);
-    }
-}
-
 /* ---- shared backend, through the public API ---------------------------------- */
 
 /* The bucket a Redis script would keep, in the same units as the library. */
@@ -1233,7 +1175,6 @@ int main(void)
         cmocka_unit_test(test_table_allocation_failures),
         cmocka_unit_test(test_ipv4_parser_matches_inet_pton),
         cmocka_unit_test(test_backend_keys),
-        cmocka_unit_test(test_digest_siphash_matches_libsodium),
         cmocka_unit_test(test_backend_leases),
         cmocka_unit_test(test_backend_failure_falls_back_to_a_local_bucket),
         cmocka_unit_test(test_backend_instances_share_one_limit),
