@@ -8,10 +8,11 @@
  *
  * Prefilter: a detector runs only where one of its `anchors` occurs
  * (literal strings separated by '|', compared case-sensitively, or ignoring
- * ASCII case when `anchors_caseless`): on a window from
- * TG__DLP_ANCHOR_BEFORE bytes before each occurrence to
- * TG__DLP_ANCHOR_AFTER bytes after it. So an anchor must lie near the start
- * of a match. A detector without anchors runs on windows of
+ * ASCII case when `anchors_caseless`): on a window from `reach` bytes
+ * (at most TG__DLP_ANCHOR_BEFORE) before each occurrence to `reach` bytes
+ * after it (TG__DLP_REACH_DEFAULT when 0). So an anchor must lie near the start
+ * of a match, and a match must end within `reach` of its anchor. A
+ * detector without anchors runs on windows of
  * TG__DLP_DIGITS_AROUND bytes around each digit cluster of at least
  * `min_digits` digits (digits joined by at most two of " -./()+"). Prose
  * without anchors or long numbers costs nothing. A detector with neither
@@ -41,7 +42,7 @@
 
 #define TG__DLP_CONTEXT_BYTES 48
 #define TG__DLP_ANCHOR_BEFORE 128
-#define TG__DLP_ANCHOR_AFTER 8192
+#define TG__DLP_REACH_DEFAULT 256
 #define TG__DLP_DIGITS_AROUND 40
 
 /* How a finding's preview hides the match. Every style keeps the length
@@ -72,6 +73,7 @@ typedef struct tg__dlp_detector_def {
     bool context_required; /* drop the finding unless a context word is near */
     enum tg__dlp_mask mask;
     size_t mask_prefix;    /* TG__MASK_PREFIX: bytes of prefix kept */
+    size_t reach;          /* see Prefilter; 0: TG__DLP_REACH_DEFAULT */
 } tg__dlp_detector_def;
 
 /* The built-in detector tables, one per family (detectors_*.c). */

@@ -152,7 +152,8 @@ const tg__dlp_detector_def tg__dlp_detectors_credentials[] = {
               "PRIVATE KEY(?: BLOCK)?-----)?",
      .anchors = "-----BEGIN",
      .validate = tg__dlp_valid_private_key,
-     .mask = TG__MASK_ALL},
+     .mask = TG__MASK_ALL,
+     .reach = 16500}, /* the whole block, up to its END line */
     {.id = "jwt",
      .name = "JSON Web Token",
      .category = TG_DLP_CREDENTIAL,
@@ -161,6 +162,7 @@ const tg__dlp_detector_def tg__dlp_detectors_credentials[] = {
      .default_action = TG_DLP_REDACT,
      .pattern = NB "(eyJ[A-Za-z0-9_-]{8,4096}\\.[A-Za-z0-9_-]{8,16384}\\.[A-Za-z0-9_-]{0,4096})" NA,
      .anchors = "eyJ",
+     .reach = 24600, /* the longest token the pattern allows */
      .validate = tg__dlp_valid_jwt,
      .context = "jwt|token|bearer|authorization|session",
      .mask = TG__MASK_ALL},

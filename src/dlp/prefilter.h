@@ -21,19 +21,29 @@ typedef struct tg__dlp_spans {
 bool tg__dlp_spans_add(tg__dlp_spans *s, size_t start, size_t end);
 void tg__dlp_spans_free(tg__dlp_spans *s);
 
+/* An anchor as the search sees it. A long one (3+ bytes) has an entry per
+ * spelling of its bytes 0-2 and 1-3 (1-2 for three bytes), so caseless
+ * anchors cost nothing extra per byte. A short one is found with memchr on
+ * its pivot, its least common byte. */
 typedef struct tg__dlp_anchor {
+    uint32_t code;     /* long: three bytes (6 bits each); short: the pivot */
     const char *bytes;
     uint16_t len;
     uint16_t detector; /* index in the ruleset's built-ins */
+    uint32_t reach;    /* bytes after the anchor a match may end */
+    uint8_t pivot_at;  /* offset of the pivot byte or of the three bytes */
     bool caseless;
-    uint16_t key;      /* first two bytes, ASCII-folded */
 } tg__dlp_anchor;
 
 typedef struct tg__dlp_prefilter {
-    uint64_t pair_seen[65536 / 64]; /* folded first-two-byte keys of anchors */
-    bool byte_seen[256];            /* folded one-byte anchors */
-    tg__dlp_anchor *anchors;        /* sorted by key; one-byte ones last */
-    size_t anchor_count, pair_anchor_count;
+    uint64_t tri_seen[(1u << 18) / 64]; /* codes of long anchors */
+    uint64_t pair_seen[(1u << 16) / 64]; /* bytes 1-2 of 3-byte anchors */
+    tg__dlp_anchor *anchors;            /* long, sorted by code */
+    size_t anchor_count;
+    tg__dlp_anchor *pair_anchors;       /* sorted by code */
+    size_t pair_count;
+    tg__dlp_anchor *short_anchors;      /* short, sorted by pivot */
+    size_t short_count;
 } tg__dlp_prefilter;
 
 struct tg__dlp_builtin;
@@ -43,10 +53,12 @@ bool tg__dlp_prefilter_build(tg__dlp_prefilter *pf, const struct tg__dlp_builtin
                              size_t count);
 void tg__dlp_prefilter_free(tg__dlp_prefilter *pf);
 
-/* Finds every anchor occurrence in text[0..len) and adds its window
- * (TG__DLP_ANCHOR_BEFORE / _AFTER, clipped) to windows[detector]. */
+/* Finds every anchor occurrence in text[0..len) and adds its window (the
+ * detector's reach after it, as much before it up to
+ * TG__DLP_ANCHOR_BEFORE, clipped) to windows[detector], sorted and merged.
+ * `detectors` is the number of lists. */
 bool tg__dlp_prefilter_run(const tg__dlp_prefilter *pf, const uint8_t *text, size_t len,
-                           tg__dlp_spans *windows);
+                           tg__dlp_spans *windows, size_t detectors);
 
 /* A run of digits joined by at most two of " -./()+". */
 typedef struct tg__dlp_cluster {

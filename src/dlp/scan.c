@@ -163,7 +163,7 @@ static size_t char_start(const uint8_t *text, size_t at)
 static int run_builtins(const tg_dlp_ruleset *rules, scratch *s, tg_dlp_report *r,
                         const uint8_t *text, size_t len)
 {
-    if (!tg__dlp_prefilter_run(&rules->prefilter, text, len, s->windows) ||
+    if (!tg__dlp_prefilter_run(&rules->prefilter, text, len, s->windows, rules->builtin_count) ||
         !tg__dlp_find_clusters(&s->clusters, text, len))
         return tg__error(TG_ENOMEM, "dlp: out of memory for the prefilter");
     for (size_t i = 0; i < rules->builtin_count; i++) {

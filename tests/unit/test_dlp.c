@@ -365,6 +365,35 @@ static void test_builtin_findings(void **state)
     tg_dlp_ruleset_free(r);
 }
 
+/* A match may run far past its anchor: a whole PEM block is one finding
+ * and is redacted whole. */
+static void test_long_match(void **state)
+{
+    (void)state;
+    tg_dlp_ruleset *r;
+    assert_int_equal(tg_dlp_ruleset_new(&r, NULL), TG_OK);
+    char text[8192];
+    size_t n = (size_t)snprintf(text, sizeof text, "here:\n-----BEGIN RSA PRIVATE KEY-----\n");
+    for (int line = 0; line < 40; line++) {
+        for (int k = 0; k < 64; k++)
+            text[n++] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(line * 7 + k * 13) % 64];
+        text[n++] = '\n';
+    }
+    n += (size_t)snprintf(text + n, sizeof text - n, "-----END RSA PRIVATE KEY-----\nbye");
+    tg_dlp_report *rep;
+    assert_int_equal(tg_dlp_scan(&rep, r, text, n, 0.0), TG_OK);
+    const tg_dlp_finding *f = finding_of(rep, "private_key");
+    assert_non_null(f);
+    assert_int_equal(f->offset, 6);
+    assert_int_equal(f->offset + f->length, n - 4);
+    char *out;
+    assert_int_equal(tg_dlp_redact(&out, NULL, rep, text, n), TG_OK);
+    assert_string_equal(out, "here:\n[REDACTED:private_key]\nbye");
+    tg_dlp_free(out);
+    tg_dlp_report_free(rep);
+    tg_dlp_ruleset_free(r);
+}
+
 /* Each finding raises the score; so do confidence and severity. */
 static void test_threat_score(void **state)
 {
@@ -504,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_filters_find_and_act),
         cmocka_unit_test(test_blocked_domains),
         cmocka_unit_test(test_builtin_findings),
+        cmocka_unit_test(test_long_match),
         cmocka_unit_test(test_threat_score),
         cmocka_unit_test(test_redact_overlaps),
         cmocka_unit_test(test_garbage),
