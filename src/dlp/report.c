@@ -88,7 +88,8 @@ void tg__dlp_report_finish(tg_dlp_report *r, double min_confidence)
         if (r->items[i].pub.confidence >= min_confidence)
             r->items[n++] = r->items[i];
     r->count = n;
-    qsort(r->items, r->count, sizeof *r->items, by_offset);
+    if (r->count > 1)
+        qsort(r->items, r->count, sizeof *r->items, by_offset);
 
     /* Overlapping built-ins: the stronger stays. `reach` is the furthest
      * end of any finding up to this one, so the walk back stops as soon as
