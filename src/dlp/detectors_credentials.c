@@ -41,6 +41,30 @@
 #define VALUE_CHAR "[^\\s\"'`<>,;=]"
 #define VALUE_END "[\\s\"'`<>,;.)\\]}:]"
 
+/* generic_secret: the match starts at the separator (':' or '=', also of
+ * ":=" and "=>"), rare in prose, and looks back for a name that ends in
+ * one of the words - DB_PASSWORD, client_secret, "apiKey", dbPassword -
+ * then maybe a quote and up to two blanks. AWS key names are left to
+ * aws_secret_access_key. A lookbehind branch must have a fixed length,
+ * hence one branch per word and form; GENERIC_GATE first checks the
+ * word's last two letters, so most separators cost three branches, not
+ * sixty (a pattern starting at the words ran at 5-10 ms per MiB). */
+#define GENERIC_BOUND "(?:(?<![a-z0-9])|(?-i:(?<=[a-z])(?=[A-Z])))"
+/* word w, after GENERIC_BOUND and the extra lookbehind x, in every form */
+#define GENERIC_WORD(x, w)                                                                     \
+    GENERIC_BOUND x w "[:=]|" GENERIC_BOUND x w "[\"'][:=]|" GENERIC_BOUND x w "[ \\t][:=]|"    \
+    GENERIC_BOUND x w "[\"'][ \\t][:=]|" GENERIC_BOUND x w "[ \\t][ \\t][:=]"
+#define GENERIC_TAIL "(?:rd|wd|se|ss|et|en|ey)"
+#define GENERIC_GATE                                                                           \
+    "(?<=" GENERIC_TAIL "[:=]|" GENERIC_TAIL "[\"' \\t][:=]|" GENERIC_TAIL "[\"' \\t][ \\t][:=])"
+#define GENERIC_NAME                                                                           \
+    GENERIC_GATE "(?<=" GENERIC_WORD("", "password") "|" GENERIC_WORD("", "passwd") "|"        \
+    GENERIC_WORD("", "passphrase") "|" GENERIC_WORD("", "pass") "|" GENERIC_WORD("", "pwd") "|" \
+    GENERIC_WORD("(?<!aws[_-])", "secret") "|" GENERIC_WORD("", "token") "|"                  \
+    GENERIC_WORD("(?<!access[_-]|access|aws[_-]secret[_-])", "key") "|"                        \
+    GENERIC_WORD("", "apikey") "|" GENERIC_WORD("", "secretkey") "|"                           \
+    GENERIC_WORD("", "accesstoken") "|" GENERIC_WORD("", "authtoken") ")"
+
 /* A provider token found by its prefix: HIGH, redacted, the validator
  * rejects made-up ones, the preview keeps `prefix_` bytes (the public part). */
 #define TOKEN(id_, name_, base_, pattern_, anchors_, context_, prefix_)                       \
@@ -65,9 +89,12 @@ const tg__dlp_detector_def tg__dlp_detectors_credentials[] = {
      .severity = TG_DLP_CRITICAL,
      .base_confidence = 0.6,
      .default_action = TG_DLP_REDACT,
-     /* 40 base64 characters are common (digests, ids): only near words
-      * that name an AWS key is this one. */
-     .pattern = "(?<![A-Za-z0-9/+_-])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=_-])",
+     /* 40 base64 characters are common (digests, ids): only after a word
+      * that names an AWS key, on its line, is this one. Starting at the
+      * word keeps the pattern cheap: a 40-character class tried at every
+      * position of prose costs 5-10 ms per MiB. */
+     .pattern = "(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))(?i:aws|access[_ -]?key)[^\\n]{0,40}?"
+                "(?<![A-Za-z0-9/+_-])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=_-])",
      .anchors = "aws|accesskey|access_key|access key|access-key",
      .anchors_caseless = true,
      .validate = tg__dlp_valid_aws_secret,
@@ -172,16 +199,10 @@ const tg__dlp_detector_def tg__dlp_detectors_credentials[] = {
      .severity = TG_DLP_HIGH,
      .base_confidence = 0.5,
      .default_action = TG_DLP_REDACT,
-     /* NAME ["']? (= | : | := | =>) ["'`]? VALUE, where NAME ends in one
-      * of the words (DB_PASSWORD, client_secret, "apiKey") - not an AWS
-      * key name, which aws_secret_access_key covers - and VALUE is not a
-      * provider token another detector reports. */
-     .pattern = "(?:(?<![a-z0-9])|(?-i:(?<=[a-z])(?=[A-Z])))" /* db_password, dbPassword */
-              "(?:pass(?:word|wd|phrase)?|pwd|(?<!aws[_-])secret|token"
-              "|(?<!access[_-]|aws[_-]secret[_-])key|apikey|secretkey|accesstoken|authtoken)"
-              "[\"']?[ \\t]*(?:=>|:=|[:=])[ \\t]*[\"'`]?"
-              "(?!(?-i:" KNOWN_PREFIXES "))"
-              "(" VALUE_CHAR "{7,199}[^\\s\"'`<>,;=.)\\]}:]={0,2})(?=" VALUE_END "|$)",
+     /* NAME SEP VALUE: see GENERIC_NAME. VALUE may be quoted and is not
+      * a provider token another detector reports. */
+     .pattern = "[:=]" GENERIC_NAME "[=>]?[ \\t]*[\"'`]?(?!(?-i:" KNOWN_PREFIXES "))"
+                "(" VALUE_CHAR "{7,199}[^\\s\"'`<>,;=.)\\]}:]={0,2})(?=" VALUE_END "|$)",
      .pcre2_flags = PCRE2_CASELESS,
      .anchors = "pass|pwd|secret|token|key",
      .anchors_caseless = true,
