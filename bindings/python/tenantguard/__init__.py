@@ -8,8 +8,12 @@ exception class.
         env = ctx.encrypt("acme", "alice", "m1", b"hello")
         assert ctx.decrypt("acme", "m1", env) == b"hello"
 
-A Context is safe to share between threads (the C library locks what it
-needs and cffi releases the GIL during calls).
+    with tg.Ruleset(blocked_domains=["evil.com"]) as rules, \
+         rules.scan("card 4111 1111 1111 1111") as report:
+        report.action, [f.preview for f in report.findings], report.redact()
+
+A Context and a Ruleset are safe to share between threads (the C library
+locks what it needs and cffi releases the GIL during calls).
 """
 import contextlib
 import dataclasses
@@ -23,7 +27,9 @@ __all__ = [
     "VersionError", "FormatError", "AuthenticationFailed", "WrongWorkspace",
     "UnknownKeyVersion", "KeyRetired", "Shredded", "PermissionError_", "RangeError",
     "KmsError", "Store", "Context", "RateVerdict", "tier_default", "DIMENSIONS", "TIERS",
-    "version",
+    "version", "Ruleset", "Report", "Finding", "Detector", "dlp_detectors", "DLP_ACTIONS",
+    "DLP_CATEGORIES", "DLP_SEVERITIES", "DLP_TEXT_MAX", "DLP_FILTERS_MAX", "DLP_DOMAINS_MAX",
+    "DLP_FINDINGS_MAX",
 ]
 
 
@@ -184,18 +190,20 @@ DIMENSIONS = ("user", "workspace", "ip", "global")
 TIERS = ("free", "standard", "professional", "enterprise")
 
 
-def _dimension(name):
+def _index(names, name, what):
+    """The C value of a name: its index in `names`."""
     try:
-        return DIMENSIONS.index(name)
+        return names.index(name)
     except ValueError:
-        raise InvalidArgument(-1, f"dimension must be one of {DIMENSIONS}, not {name!r}") from None
+        raise InvalidArgument(-1, f"{what} must be one of {names}, not {name!r}") from None
+
+
+def _dimension(name):
+    return _index(DIMENSIONS, name, "dimension")
 
 
 def _tier(name):
-    try:
-        return TIERS.index(name)
-    except ValueError:
-        raise InvalidArgument(-1, f"tier must be one of {TIERS}, not {name!r}") from None
+    return _index(TIERS, name, "tier")
 
 
 def _opt_id(value, what):
@@ -429,3 +437,204 @@ class Context(_Closeable):
         with self._handle.use() as ctx:
             _check(lib.tg_limiter_tracked(ctx, out))
         return out[0]
+
+
+# ---- data-loss prevention ----
+
+
+def _names(fn, codes):
+    return tuple(ffi.string(fn(c)).decode() for c in codes)
+
+
+# Names indexed by their C values: DLP_CATEGORIES[TG_DLP_PII] == "pii",
+# DLP_ACTIONS[TG_DLP_BLOCK] == "block" (weakest first), and
+# DLP_SEVERITIES[TG_DLP_LOW - 1] == "low".
+DLP_CATEGORIES = _names(lib.tg_dlp_category_name, range(5))
+DLP_ACTIONS = _names(lib.tg_dlp_action_name, range(4))
+DLP_SEVERITIES = _names(lib.tg_dlp_severity_name, range(1, 5))
+DLP_TEXT_MAX = lib.tg_dlp_text_max()          # bytes one scan accepts
+DLP_FILTERS_MAX = lib.tg_dlp_filters_max()    # content filters per ruleset
+DLP_DOMAINS_MAX = lib.tg_dlp_domains_max()    # blocked domains per ruleset
+DLP_FINDINGS_MAX = lib.tg_dlp_findings_max()  # findings one report keeps
+
+
+def _name_of(names, value, first=0):
+    i = value - first
+    return names[i] if 0 <= i < len(names) else "unknown"
+
+
+def _limit(value, what):
+    """A uint32 limit; None means the library's default."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 0 < value < 1 << 32:
+        raise InvalidArgument(-1, f"{what} must be in [1, 2**32), not {value}")
+    return value
+
+
+def _strings(values, what):
+    """C strings (kept alive by the returned list) from a list of str/bytes."""
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"{what} must be a list of str, not a single {type(values).__name__}")
+    return [ffi.new("char[]", _id(v, f"{what}[{i}]")) for i, v in enumerate(values)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Detector:
+    """A built-in detector. category, severity and default_action are
+    names ("pii", "high", "mask")."""
+
+    id: str
+    name: str
+    category: str
+    severity: str
+    base_confidence: float
+    default_action: str
+    has_validator: bool
+
+
+def dlp_detectors():
+    """The built-in detectors, in the library's order."""
+    out = ffi.new("tg_dlp_detector *")
+    result = []
+    for i in range(lib.tg_dlp_detector_count()):
+        _check(lib.tg_dlp_detector_info(out, i))
+        result.append(Detector(ffi.string(out.id).decode(), ffi.string(out.name).decode(),
+                               _name_of(DLP_CATEGORIES, out.category),
+                               _name_of(DLP_SEVERITIES, out.severity, 1),
+                               out.base_confidence, _name_of(DLP_ACTIONS, out.default_action),
+                               bool(out.has_validator)))
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One finding. offset and length are in bytes of the UTF-8 text that
+    was scanned (Report.span() converts them for a str); preview is masked
+    ("************1111", "j***@example.com") and never the raw match.
+    detector is a built-in id, "blocked_domain" or "filter:<index>"."""
+
+    detector: str
+    category: str
+    severity: str
+    action: str
+    offset: int
+    length: int
+    confidence: float
+    preview: str
+
+
+class Report(_Closeable):
+    """The result of Ruleset.scan(). The findings, action ("allow" ...
+    "block": the strongest of the findings'), threat_score and incomplete
+    (how many content filters hit their limit, so their verdict is unknown)
+    are copied out at once; the C report and the scanned text are kept for
+    redact() until close() (or garbage collection)."""
+
+    def __init__(self, ptr, data, is_str):
+        self._handle = _Handle(ptr, lib.tg_dlp_report_free, "report")
+        self._data = data
+        self._is_str = is_str
+        findings = []
+        for i in range(lib.tg_dlp_report_count(ptr)):
+            f = lib.tg_dlp_report_finding(ptr, i)
+            findings.append(Finding(ffi.string(f.detector).decode("utf-8", "replace"),
+                                    _name_of(DLP_CATEGORIES, f.category),
+                                    _name_of(DLP_SEVERITIES, f.severity, 1),
+                                    _name_of(DLP_ACTIONS, f.action), f.offset, f.length,
+                                    f.confidence, ffi.string(f.preview).decode("utf-8", "replace")))
+        self.findings = findings
+        self.action = _name_of(DLP_ACTIONS, lib.tg_dlp_report_action(ptr))
+        self.threat_score = lib.tg_dlp_report_threat_score(ptr)
+        self.incomplete = lib.tg_dlp_report_incomplete(ptr)
+
+    def span(self, finding):
+        """(start, stop) of a finding as indices into the scanned object:
+        characters for a str, bytes for bytes (spans never split a code
+        point). O(offset) per call."""
+        start, stop = finding.offset, finding.offset + finding.length
+        if not self._is_str:
+            return start, stop
+        start_chars = len(self._data[:start].decode("utf-8"))
+        return start_chars, start_chars + len(self._data[start:stop].decode("utf-8"))
+
+    def redact(self):
+        """The scanned text with the report's actions applied: MASK findings
+        become their preview, REDACT and BLOCK ones "[REDACTED:<detector>]".
+        A str for a scanned str (previews that are not valid UTF-8 are
+        decoded with replacement characters), bytes otherwise."""
+        out = ffi.new("char **")
+        out_len = ffi.new("size_t *")
+        with self._handle.use() as rep:
+            _check(lib.tg_dlp_redact(out, out_len, rep, self._data, len(self._data)))
+        try:
+            result = ffi.buffer(out[0], out_len[0])[:]
+        finally:
+            lib.tg_dlp_free(out[0])
+        return result.decode("utf-8", "replace") if self._is_str else result
+
+
+class Ruleset(_Closeable):
+    """A compiled DLP ruleset: the built-in detectors (unless builtin=False),
+    content filters (PCRE2 patterns, UTF mode, reported as "filter:<i>"),
+    blocked domains (each also blocks its subdomains) and per-detector
+    actions ({"email": "redact", "filter": "mask", "filter:0": "allow",
+    "blocked_domain": "block"}). filter_match_limit and filter_depth_limit
+    bound each filter's PCRE2 work (None: the library's defaults).
+
+    Immutable once built: one Ruleset may be shared by any number of
+    threads, which scan at once (the GIL is released during a scan);
+    close() waits for scans in flight."""
+
+    def __init__(self, *, filters=(), blocked_domains=(), actions=None, builtin=True,
+                 filter_match_limit=None, filter_depth_limit=None):
+        opts = ffi.new("tg_dlp_options *")
+        lib.tg_dlp_options_init(opts)
+        # Everything below only needs to live until tg_dlp_ruleset_new
+        # returns: the library copies what it keeps.
+        pats = _strings(filters, "filters")
+        doms = _strings(blocked_domains, "blocked_domains")
+        actions = dict(actions or {})
+        rules = ffi.new("tg_dlp_action_rule[]", len(actions))
+        names = []
+        for rule, (detector, action) in zip(rules, actions.items()):
+            names.append(ffi.new("char[]", _id(detector, "actions key")))
+            rule.detector = names[-1]
+            rule.action = _index(DLP_ACTIONS, action, "action")
+        pat_arr = ffi.new("char *[]", pats)
+        dom_arr = ffi.new("char *[]", doms)
+        opts.filters, opts.filter_count = pat_arr, len(pats)
+        opts.blocked_domains, opts.blocked_domain_count = dom_arr, len(doms)
+        opts.actions, opts.action_count = rules, len(actions)
+        opts.filter_match_limit = _limit(filter_match_limit, "filter_match_limit")
+        opts.filter_depth_limit = _limit(filter_depth_limit, "filter_depth_limit")
+        opts.builtin_disabled = 0 if builtin else 1
+        out = ffi.new("tg_dlp_ruleset **")
+        _check(lib.tg_dlp_ruleset_new(out, opts))
+        self._handle = _Handle(out[0], lib.tg_dlp_ruleset_free, "ruleset")
+
+    def scan(self, text, min_confidence=0.0):
+        """Scans text (str, encoded as UTF-8, or bytes-like, scanned as it
+        is: invalid UTF-8 and NUL bytes are fine) and returns a Report.
+        Findings below min_confidence (in [0, 1]) are left out. Finding
+        offsets are byte offsets into the UTF-8 text; Report.span() maps
+        them to str indices."""
+        is_str = isinstance(text, str)
+        if is_str:
+            try:
+                data = text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise InvalidArgument(-1, "text is not valid UTF-8") from exc
+        elif isinstance(text, (bytes, bytearray, memoryview)):
+            data = bytes(text)
+        else:
+            raise TypeError(f"text must be str or bytes, not {type(text).__name__}")
+        if isinstance(min_confidence, bool) or not isinstance(min_confidence, (int, float)):
+            raise TypeError(f"min_confidence must be a number, not "
+                            f"{type(min_confidence).__name__}")
+        out = ffi.new("tg_dlp_report **")
+        with self._handle.use() as rules:
+            _check(lib.tg_dlp_scan(out, rules, data, len(data), float(min_confidence)))
+        return Report(out[0], data, is_str)

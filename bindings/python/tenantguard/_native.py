@@ -123,6 +123,68 @@ ffi.cdef(
     int tg_limiter_apply_penalty(tg_ctx *ctx, int dimension, const char *workspace_id,
                                  const char *key, uint32_t duration_ms);
     int tg_limiter_tracked(tg_ctx *ctx, size_t *out_count);
+
+    size_t tg_dlp_text_max(void);
+    size_t tg_dlp_filters_max(void);
+    size_t tg_dlp_domains_max(void);
+    size_t tg_dlp_findings_max(void);
+    typedef struct tg_dlp_detector {
+        const char *id;
+        const char *name;
+        int category;
+        int severity;
+        double base_confidence;
+        int default_action;
+        int has_validator;
+    } tg_dlp_detector;
+    size_t tg_dlp_detector_count(void);
+    int tg_dlp_detector_info(tg_dlp_detector *out, size_t index);
+    typedef struct tg_dlp_action_rule {
+        const char *detector;
+        int action;
+    } tg_dlp_action_rule;
+    typedef struct tg_dlp_options {
+        uint32_t version;
+        uint32_t struct_size;
+        const char *const *filters;
+        size_t filter_count;
+        uint32_t filter_match_limit;
+        uint32_t filter_depth_limit;
+        const char *const *blocked_domains;
+        size_t blocked_domain_count;
+        const tg_dlp_action_rule *actions;
+        size_t action_count;
+        int builtin_disabled;
+    } tg_dlp_options;
+    void tg_dlp_options_init(tg_dlp_options *opts);
+    typedef struct tg_dlp_ruleset tg_dlp_ruleset;
+    int tg_dlp_ruleset_new(tg_dlp_ruleset **out, const tg_dlp_options *opts);
+    void tg_dlp_ruleset_free(tg_dlp_ruleset *rules);
+    typedef struct tg_dlp_finding {
+        const char *detector;
+        int category;
+        int severity;
+        int action;
+        size_t offset;
+        size_t length;
+        double confidence;
+        const char *preview;
+    } tg_dlp_finding;
+    typedef struct tg_dlp_report tg_dlp_report;
+    int tg_dlp_scan(tg_dlp_report **out, const tg_dlp_ruleset *rules, const char *text,
+                    size_t len, double min_confidence);
+    size_t tg_dlp_report_count(const tg_dlp_report *report);
+    const tg_dlp_finding *tg_dlp_report_finding(const tg_dlp_report *report, size_t index);
+    int tg_dlp_report_action(const tg_dlp_report *report);
+    double tg_dlp_report_threat_score(const tg_dlp_report *report);
+    size_t tg_dlp_report_incomplete(const tg_dlp_report *report);
+    void tg_dlp_report_free(tg_dlp_report *report);
+    int tg_dlp_redact(char **out, size_t *out_len, const tg_dlp_report *report,
+                      const char *text, size_t len);
+    void tg_dlp_free(char *str);
+    const char *tg_dlp_category_name(int category);
+    const char *tg_dlp_action_name(int action);
+    const char *tg_dlp_severity_name(int severity);
     """
 )
 
