@@ -90,15 +90,16 @@ const tg__dlp_detector_def tg__dlp_detectors_credentials[] = {
      .base_confidence = 0.6,
      .default_action = TG_DLP_REDACT,
      /* 40 base64 characters are common (digests, ids): only after a word
-      * that names an AWS key, on its line, is this one. Starting at the
+      * that names an AWS key, or a key id, on its line, is this one. Starting at the
       * word keeps the pattern cheap: a 40-character class tried at every
       * position of prose costs 5-10 ms per MiB. */
-     .pattern = "(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))(?i:aws|access[_ -]?key)[^\\n]{0,40}?"
+     .pattern = "(?:(?<![A-Za-z])|(?<=[a-z])(?=[A-Z]))"
+                "(?:(?i:aws|access[_ -]?key)|A[KS]IA[A-Z0-9]{16})[^\\n]{0,45}?"
                 "(?<![A-Za-z0-9/+_-])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=_-])",
-     .anchors = "aws|accesskey|access_key|access key|access-key",
+     .anchors = "aws|accesskey|access_key|access key|access-key|akia|asia",
      .anchors_caseless = true,
      .validate = tg__dlp_valid_aws_secret,
-     .context = "aws|accesskey|access_key|access key|access-key",
+     .context = "aws|accesskey|access_key|access key|access-key|akia|asia",
      .context_required = true,
      .mask = TG__MASK_ALL},
     GITHUB("github_pat", "GitHub personal access token", "ghp_"),

@@ -293,9 +293,34 @@ static bool word_chain(const uint8_t *m, size_t len)
     return seps > 0;
 }
 
+/* "customerId2", "dbHostName": a camelCase name - lowercase words, each
+ * further one capitalised, maybe a few digits at the end. */
+static bool camel_name(const uint8_t *m, size_t len)
+{
+    size_t i = 0, humps = 0;
+    while (i < len && m[i] >= 'a' && m[i] <= 'z')
+        i++;
+    if (i < 2)
+        return false;
+    while (i < len && m[i] >= 'A' && m[i] <= 'Z') {
+        size_t start = ++i;
+        while (i < len && m[i] >= 'a' && m[i] <= 'z')
+            i++;
+        if (i == start)
+            return false;
+        humps++;
+    }
+    size_t digits = 0;
+    while (i < len && m[i] >= '0' && m[i] <= '9' && digits < 3) {
+        i++;
+        digits++;
+    }
+    return humps > 0 && i == len;
+}
+
 bool tg__dlp_valid_generic_secret(const uint8_t *m, size_t len)
 {
-    if (len < 8 || tg__dlp_placeholder(m, len) || word_chain(m, len))
+    if (len < 8 || tg__dlp_placeholder(m, len) || word_chain(m, len) || camel_name(m, len))
         return false;
     bool low = false, up = false, dig = false;
     for (size_t i = 0; i < len; i++) {

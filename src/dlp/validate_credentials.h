@@ -42,8 +42,8 @@ bool tg__dlp_valid_private_key(const uint8_t *m, size_t len);
 /* The value of a "password = value" assignment: at least 8 bytes, Shannon
  * entropy at least min(3.0, log2(len) - 0.5) bits per byte, two of
  * lowercase / uppercase / digits, not one-case words joined by '_', '-' or
- * '.' (customer_id_2), and not a placeholder or a reference to the secret
- * (see tg__dlp_placeholder). */
+ * '.' (customer_id_2) nor a camelCase name (customerId2), and not a
+ * placeholder or a reference to the secret (see tg__dlp_placeholder). */
 bool tg__dlp_valid_generic_secret(const uint8_t *m, size_t len);
 
 /* The password of a scheme://user:password@host URL: not a placeholder,

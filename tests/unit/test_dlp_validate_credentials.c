@@ -80,15 +80,20 @@ static void test_aws_secret(void **state)
     REJECT(v, "aBaBaBaBaBaBaBaBaBaBaBaBaBaBaBaBaBaBaBaB");
 }
 
+/* 86 base64 digits of a random 64-byte key, less its last group */
+#define AZURE_HEAD                                                                      \
+    "+tcUJ6Cus/7pIy+K8iEfnuSRxbEL7LVWO/web5NCfsvI/ilV5c2ORtyO1LfCdk0qWk12dwb4XYaQAkrWvaNA"
+
 static void test_azure_key(void **state)
 {
     (void)state;
     validator v = tg__dlp_valid_azure_key;
-    ACCEPT(v, "+tcUJ6Cus/7pIy+K8iEfnuSRxbEL7LVWO/web5NCfsvI/ilV5c2ORtyO1LfCdk0qWk12dwb4XYaQAkrWvaNAGw==");
-    /* 64 bytes, but not canonical base64 (the last digit has stray bits) */
-    REJECT(v, "+tcUJ6Cus/7pIy+K8iEfnuSRxbEL7LVWO/web5NCfsvI/ilV5c2ORtyO1LfCdk0qWk12dwb4XYaQAkrWvaNAGx==");
+    ACCEPT(v, AZURE_HEAD "Gw==");
+    /* 64 bytes, but not canonical base64: the last digit has stray low bits */
+    REJECT(v, AZURE_HEAD "Gx==");
     REJECT(v, "6cjLzMk19s0fYSJq4VM4rho0AE0zug0kasBMgbG68j47+e71958rSTSvh/VSC2m5"); /* 48 bytes */
-    REJECT(v, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==");
+    REJECT(v, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+              "AAAAAAAA==");
     REJECT(v, "not base64 at all");
 }
 
@@ -103,7 +108,8 @@ static void test_jwt(void **state)
     REJECT(v, "eyJhbGciOiJIUzI1NiJ9.WzEsMl0." JWT_SIG);      /* payload [1,2] */
     REJECT(v, "eyJhbGciOiJIUzI1NiJ9.eyJhIjoxfXg." JWT_SIG);  /* {"a":1}x */
     REJECT(v, "eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl");          /* cut JSON */
-    REJECT(v, JWT_HS256 "." JWT_SUB42 ".Sw2YLoW7VbZyqHJjes10Zvy2Dg6P8YRjsOSyuilwNHR"); /* stray bits */
+    /* the last digit has stray low bits */
+    REJECT(v, JWT_HS256 "." JWT_SUB42 ".Sw2YLoW7VbZyqHJjes10Zvy2Dg6P8YRjsOSyuilwNHR");
     REJECT(v, JWT_HS256 "." JWT_SUB42 "." JWT_SIG ".x"); /* four segments */
     REJECT(v, JWT_HS256 "." JWT_SUB42);
     REJECT(v, JWT_HS256 ".." JWT_SIG);
@@ -128,7 +134,8 @@ static void test_private_key(void **state)
     /* in a JSON string, \n escapes are not key material */
     REJECT(v, "-----BEGIN PRIVATE KEY-----\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n"
               "\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n"
-              "\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n-----END PRIVATE KEY-----");
+              "\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n\\n"
+              "-----END PRIVATE KEY-----");
     REJECT(v, "-----BEGIN");
 }
 
@@ -170,6 +177,10 @@ static void test_generic_secret(void **state)
     REJECT(v, "1234567890123"); /* digits only */
     REJECT(v, "customer_id_2"); /* a name, not a secret */
     REJECT(v, "MY-DB-HOST-01");
+    REJECT(v, "customerId2");
+    REJECT(v, "dbHostNameValue");
+    ACCEPT(v, "cuStomerId2x"); /* a letter after the digits: not a name */
+    ACCEPT(v, "aB3kd9XzQ2");
     REJECT(v, "password=aaaaaaaa");
     REJECT(v, "********");
     REJECT(v, "changeme123");
@@ -250,12 +261,14 @@ static void test_scans(void **state)
     assert_string_equal(f->detector, "url_credentials");
     char *out = NULL;
     assert_int_equal(tg_dlp_redact(&out, NULL, r, text, strlen(text)), TG_OK);
-    assert_string_equal(out, "DATABASE_URL=postgres://app:[REDACTED:url_credentials]@db-primary:5432/app");
+    assert_string_equal(out, "DATABASE_URL=postgres://app:[REDACTED:url_credentials]"
+                             "@db-primary:5432/app");
     tg_dlp_free(out);
     tg_dlp_report_free(r);
 
     /* a private key blocks the message and spans the whole block */
-    text = "key:\n-----BEGIN RSA PRIVATE KEY-----\n" PEM_BODY "-----END RSA PRIVATE KEY-----\nthanks";
+    text = "key:\n-----BEGIN RSA PRIVATE KEY-----\n" PEM_BODY
+           "-----END RSA PRIVATE KEY-----\nthanks";
     f = scan_one(rules, text, &r);
     assert_string_equal(f->detector, "private_key");
     assert_int_equal(f->action, TG_DLP_BLOCK);
