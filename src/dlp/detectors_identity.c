@@ -8,7 +8,11 @@
  * neighbouring word character, '-' or another digit group ("\d "), so a
  * piece of a longer number (an IBAN, a tracking number, a UUID) is never
  * taken for a shorter one. Ids with a weak shape (9 bare digits, 8 capital
- * letters) need a context word. docs/DLP.md describes each detector.
+ * letters, any date) need a context word, and those words are then their
+ * anchors too, so their patterns run only near "passport", "routing",
+ * "born" ... Short `reach` values keep anchor windows no larger than the
+ * context rule or the longest match needs. docs/DLP.md describes each
+ * detector.
  */
 #include "detector.h"
 #include "validate_identity.h"
@@ -28,11 +32,12 @@
 #define HEX2 "[0-9A-Fa-f]{2}"
 
 /* IPv6 and MAC addresses have no digit cluster (':' joins nothing) and ':'
- * alone is everywhere in prose. Nearly every address holds a digit right
- * before a ':' (or "::"), which prose rarely does outside clock times; the
- * prefilter's two-byte table makes these twenty anchors as cheap as one. */
+ * alone is everywhere in prose ("Heads up:"). Nearly every address holds
+ * a digit right before a ':' (or "::"), which prose seldom does outside
+ * clock times. An address without one ("dead:beef:cafe:babe:...",
+ * "aa:bb:cc:dd:ee:ff") is missed; a short `reach` keeps the window that
+ * each clock time opens small. */
 #define DIGIT_COLON "0:|1:|2:|3:|4:|5:|6:|7:|8:|9:"
-#define COLON_DIGIT ":0|:1|:2|:3|:4|:5|:6|:7|:8|:9"
 
 const tg__dlp_detector_def tg__dlp_detectors_identity[] = {
     /* ---- personal data -------------------------------------------------- */
@@ -97,11 +102,12 @@ const tg__dlp_detector_def tg__dlp_detectors_identity[] = {
         /* dot-atom local part (no quoted strings, no '/', '=' or '?', which
          * belong to URLs), host names with a letter TLD or punycode. */
         .pattern = "(?<![\\w.%+\\-/'!#$&*^~])"
-                   "([A-Za-z0-9][\\w.%+\\-'!#$&*^~]{0,63}"
+                   "([A-Za-z0-9][\\w.%+\\-'!#$&*^~]{0,63}+"
                    "@(?:[A-Za-z0-9](?:[A-Za-z0-9\\-]{0,61}[A-Za-z0-9])?\\.)+"
                    "(?:[A-Za-z]{2,24}|xn--[A-Za-z0-9]{2,20}))"
                    "(?![\\w\\-]|\\.[A-Za-z0-9])",
         .anchors = "@",
+        .reach = 96, /* 64 bytes of local part before, a host name after */
         .validate = tg__dlp_valid_email,
         .context = "email|e-mail|mail|contact|reach",
         .mask = TG__MASK_EMAIL,
@@ -127,7 +133,7 @@ const tg__dlp_detector_def tg__dlp_detectors_identity[] = {
                    ")(?![\\w\\-]|[.\\-/:]\\d)",
         .min_digits = 8,
         .validate = tg__dlp_valid_phone,
-        .context = "phone|call|tel|mobile|cell|text me|whatsapp|fax|reach me|contact|dial",
+        .context = "phone|call|tel|mobile|cell|whatsapp|fax|contact|reach me|text me",
         .mask = TG__MASK_LAST4,
     },
     {
@@ -144,7 +150,11 @@ const tg__dlp_detector_def tg__dlp_detectors_identity[] = {
                    "|" DAY "(?i:st|nd|rd|th)?[ ]" MONTH "\\.?,?[ ](?:19|20)\\d{2}"
                    "|" MONTH "\\.?[ ]" DAY "(?i:st|nd|rd|th)?,?[ ](?:19|20)\\d{2}"
                    ")(?![\\w\\-]|[./:]\\d)",
-        .min_digits = 4,
+        /* The context words are required, so they are also the anchors:
+         * the pattern never runs on the dates of ordinary chat. */
+        .anchors = "born|birth|dob:|dob |dob=|(dob|d.o.b",
+        .anchors_caseless = true,
+        .reach = 64,
         .validate = tg__dlp_valid_date,
         .context = "dob|d.o.b|born|birth",
         .context_required = true,
@@ -160,7 +170,9 @@ const tg__dlp_detector_def tg__dlp_detectors_identity[] = {
         /* 9 digits, or a letter and 8 digits (next-generation books): far
          * too common a shape without the word "passport" nearby. */
         .pattern = NUM_BEFORE "([A-Z]\\d{8}|\\d{9})" NUM_AFTER,
-        .min_digits = 8,
+        .anchors = "passport",
+        .anchors_caseless = true,
+        .reach = 64,
         .validate = tg__dlp_valid_us_passport,
         .context = "passport",
         .context_required = true,
@@ -186,8 +198,8 @@ const tg__dlp_detector_def tg__dlp_detectors_identity[] = {
                    ")(?![\\w\\-]|[.,]\\d)",
         .min_digits = 12,
         .validate = tg__dlp_valid_card,
-        .context = "card|visa|mastercard|amex|american express|discover|jcb|diners|maestro|"
-                   "unionpay|credit|debit|cvv|cvc|expir|payment",
+        .context = "card|visa|amex|american express|discover|jcb|diners|maestro|unionpay|"
+                   "credit|debit|cvv|cvc|expir|payment",
         .mask = TG__MASK_LAST4,
     },
     {
@@ -215,7 +227,12 @@ const tg__dlp_detector_def tg__dlp_detectors_identity[] = {
         /* Nine bare digits are everywhere and one in ten passes the
          * checksum, so the number needs a banking word next to it. */
         .pattern = NUM_BEFORE "(\\d{9})" NUM_AFTER,
-        .min_digits = 9,
+        /* Four bytes at least, for the prefilter's table; " ach" rather
+         * than "ach " which every "each " would hit, "aba " rather than
+         * " aba" which "abacus" would. */
+        .anchors = "routing|rtn:|rtn | rtn|aba:|aba |bank|transit|ach:| ach|wire",
+        .anchors_caseless = true,
+        .reach = 64,
         .validate = tg__dlp_valid_aba,
         .context = "routing|aba|rtn|transit|bank|ach|wire",
         .context_required = true,
@@ -231,7 +248,10 @@ const tg__dlp_detector_def tg__dlp_detectors_identity[] = {
         /* Bank codes are public and look like any capitalised word: only
          * next to "SWIFT" or "BIC", which are also the anchors. */
         .pattern = "(?<![\\w\\-])([A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?)(?![\\w\\-])",
-        .anchors = "BIC|bic|SWIFT|Swift|swift",
+        /* Long enough for the prefilter's table: a bare "bic" would stop
+         * it at every "b" of the text. */
+        .anchors = "SWIFT|Swift|swift| BIC|BIC:|BIC/|(BIC| bic",
+        .reach = 64,
         .validate = tg__dlp_valid_bic,
         .context = "swift|bic",
         .context_required = true,
@@ -271,6 +291,7 @@ const tg__dlp_detector_def tg__dlp_detectors_identity[] = {
                    "(?:[0-9A-Fa-f]{1,4}|(?:\\d{1,3}\\.){3}\\d{1,3})?)"
                    "(?![\\w:\\-]|\\.\\w)",
         .anchors = "::|" DIGIT_COLON,
+        .reach = 48, /* the anchor lies inside an address of 45 bytes at most */
         .validate = tg__dlp_valid_ipv6,
         .context = "ip|address|host|server|addr|subnet|gateway|dns",
         .mask = TG__MASK_LAST4,
@@ -285,7 +306,8 @@ const tg__dlp_detector_def tg__dlp_detectors_identity[] = {
         /* Six octets with one separator, ':' or '-'. */
         .pattern = "(?<![\\w:.\\-])(" HEX2 "([:\\-])" HEX2 "(?:\\2" HEX2 "){4})"
                    "(?![\\w:\\-]|\\.\\w)",
-        .anchors = DIGIT_COLON "|" COLON_DIGIT "|0-|1-|2-|3-|4-|5-|6-|7-|8-|9-",
+        .anchors = DIGIT_COLON "|0-|1-|2-|3-|4-|5-|6-|7-|8-|9-",
+        .reach = 24, /* the anchor lies inside 17 bytes */
         .validate = tg__dlp_valid_mac,
         .context = "mac|ethernet|wifi|wi-fi|nic|hardware|device|bssid",
         .mask = TG__MASK_LAST4,
