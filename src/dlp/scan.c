@@ -84,8 +84,10 @@ static bool context_near(const char *words, const uint8_t *text, size_t len, siz
     size_t to = len - end > TG__DLP_CONTEXT_BYTES ? end + TG__DLP_CONTEXT_BYTES : len;
     for (const char *w = words; *w;) {
         size_t n = strcspn(w, "|");
+        uint8_t first = (uint8_t)w[0]; /* lowercase; test it before a call */
         for (size_t i = from; n > 0 && i + n <= to; i++)
-            if (strncasecmp((const char *)text + i, w, n) == 0)
+            if ((text[i] == first || (text[i] ^ 0x20) == first) &&
+                strncasecmp((const char *)text + i, w, n) == 0)
                 return true;
         w += n + (w[n] == '|');
     }
