@@ -9,6 +9,7 @@
  *   dlp_scan_message_280b  one 280-byte chat message; p50 and p99.
  *   dlp_filters_<n>        the default ruleset plus n content filters,
  *                          n = 10, 50, 100, 200: how throughput falls.
+ *   dlp_ruleset_new        compiling the default ruleset (a policy load).
  *
  * `bench_dlp quick` runs fewer samples (for a smoke test).
  */
@@ -130,6 +131,15 @@ static tg_dlp_ruleset *ruleset_with_filters(size_t n)
     return r;
 }
 
+static void compile_default(void *p, uint64_t i)
+{
+    (void)p, (void)i;
+    tg_dlp_ruleset *r;
+    if (tg_dlp_ruleset_new(&r, NULL) != TG_OK)
+        die("ruleset");
+    tg_dlp_ruleset_free(r);
+}
+
 int main(int argc, char **argv)
 {
     int quick = argc > 1 && strcmp(argv[1], "quick") == 0;
@@ -183,6 +193,10 @@ int main(int argc, char **argv)
                counts[k], fr.ops_per_s * BLOCK / 1e6);
         tg_dlp_ruleset_free(with);
     }
+    bench_plan once = {1, quick ? 3 : 20, quick ? 1 : 3};
+    bench_case compile = {"dlp_ruleset_new_default", compile_default, NULL, NULL};
+    bench_compare(&compile, NULL, &once, NULL, NULL);
+
     pcre2_match_data_free(pa.md);
     pcre2_code_free(pa.code);
     tg_dlp_ruleset_free(rules);
