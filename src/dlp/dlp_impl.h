@@ -62,6 +62,16 @@ struct tg_dlp_report {
     double threat;
 };
 
+/* Allocation (alloc.c). Fault-injection tests set tg__dlp_alloc_should_fail
+ * to fail chosen calls; NULL in production. Free with free(). */
+extern bool (*tg__dlp_alloc_should_fail)(void);
+void *tg__dlp_malloc(size_t size);
+void *tg__dlp_calloc(size_t n, size_t size);
+void *tg__dlp_realloc(void *ptr, size_t size);
+/* The PCRE2 general context that allocates through the above; created on
+ * first use and kept for the process. NULL: out of memory. */
+pcre2_general_context *tg__dlp_pcre2_general(void);
+
 /* The offset of the code point after the one at `at` (at + 1 for a byte
  * that is not UTF-8), so a search never restarts inside a character. */
 static inline size_t tg__dlp_next_char(const uint8_t *text, size_t len, size_t at)
@@ -93,6 +103,7 @@ int tg__dlp_run_filters(const tg_dlp_ruleset *rules, tg_dlp_report *r, const uin
                         size_t len, pcre2_match_data *md);
 
 /* Compiles the options' filters into rules->filters. */
-int tg__dlp_compile_filters(tg_dlp_ruleset *rules, const tg_dlp_options *opts);
+int tg__dlp_compile_filters(tg_dlp_ruleset *rules, const tg_dlp_options *opts,
+                            pcre2_compile_context *cc);
 
 #endif /* TG_DLP_IMPL_H */

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "../core/core.h"
-#include "domains.h"
+#include "dlp_impl.h"
 
 static bool host_char(uint8_t c)
 {
@@ -87,12 +87,13 @@ int tg__dlp_domains_build(tg__dlp_domains *d, const char *const *rules, size_t c
     if (tg__sodium_ready() != TG_OK)
         return TG_ECRYPTO;
     randombytes_buf(d->hash_key, sizeof d->hash_key);
-    d->slot_count = 16;
-    while (d->slot_count < count * 2)
-        d->slot_count *= 2;
-    d->slots = calloc(d->slot_count, sizeof *d->slots);
+    size_t slots = 16;
+    while (slots < count * 2)
+        slots *= 2;
+    d->slots = tg__dlp_calloc(slots, sizeof *d->slots);
     if (!d->slots)
         return tg__error(TG_ENOMEM, "dlp: out of memory for %zu blocked domains", count);
+    d->slot_count = slots;
     for (size_t i = 0; i < count; i++) {
         char norm[TG__DLP_DOMAIN_MAX + 1];
         if (!rules[i] || !normalise_rule(norm, rules[i])) {
@@ -104,7 +105,7 @@ int tg__dlp_domains_build(tg__dlp_domains *d, const char *const *rules, size_t c
         size_t n = strlen(norm);
         if (lookup(d, norm, n))
             continue;
-        char *copy = malloc(n + 1);
+        char *copy = tg__dlp_malloc(n + 1);
         if (!copy) {
             tg__dlp_domains_free(d);
             return tg__error(TG_ENOMEM, "dlp: out of memory for blocked domains");

@@ -14,7 +14,8 @@
 #define DEFAULT_MATCH_LIMIT 100000
 #define DEFAULT_DEPTH_LIMIT 1000
 
-int tg__dlp_compile_filters(tg_dlp_ruleset *rules, const tg_dlp_options *opts)
+int tg__dlp_compile_filters(tg_dlp_ruleset *rules, const tg_dlp_options *opts,
+                            pcre2_compile_context *cc)
 {
     if (opts->filter_count == 0)
         return TG_OK;
@@ -24,8 +25,8 @@ int tg__dlp_compile_filters(tg_dlp_ruleset *rules, const tg_dlp_options *opts)
     if (!opts->filters)
         return tg__error(TG_EINVAL, "dlp: filter_count is %zu but filters is NULL",
                          opts->filter_count);
-    rules->filter_limits = pcre2_match_context_create(NULL);
-    rules->filters = calloc(opts->filter_count, sizeof *rules->filters);
+    rules->filter_limits = pcre2_match_context_create(tg__dlp_pcre2_general());
+    rules->filters = tg__dlp_calloc(opts->filter_count, sizeof *rules->filters);
     if (!rules->filter_limits || !rules->filters)
         return tg__error(TG_ENOMEM, "dlp: out of memory for content filters");
     pcre2_set_match_limit(rules->filter_limits,
@@ -46,7 +47,9 @@ int tg__dlp_compile_filters(tg_dlp_ruleset *rules, const tg_dlp_options *opts)
         int err;
         PCRE2_SIZE at;
         pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, n, TG__DLP_PCRE2_OPTIONS, &err,
-                                         &at, NULL);
+                                         &at, cc);
+        if (!code && (err == PCRE2_ERROR_HEAP_FAILED || err == PCRE2_ERROR_NOMEMORY))
+            return tg__error(TG_ENOMEM, "dlp: out of memory compiling filters[%zu]", i);
         if (!code) {
             PCRE2_UCHAR msg[160];
             pcre2_get_error_message(err, msg, sizeof msg);

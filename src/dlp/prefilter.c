@@ -28,7 +28,7 @@ bool tg__dlp_spans_add(tg__dlp_spans *s, size_t start, size_t end)
     }
     if (s->count == s->capacity) {
         size_t cap = s->capacity ? s->capacity * 2 : 16;
-        void *v = realloc(s->v, cap * sizeof *s->v);
+        void *v = tg__dlp_realloc(s->v, cap * sizeof *s->v);
         if (!v)
             return false;
         s->v = v;
@@ -148,9 +148,9 @@ bool tg__dlp_prefilter_build(tg__dlp_prefilter *pf, const tg__dlp_builtin *built
         return true;
     /* At most 2 x 8 spellings of a long anchor, 4 of a pair, 2 of a
      * short one. */
-    pf->anchors = calloc(total * 16, sizeof *pf->anchors);
-    pf->pair_anchors = calloc(total * 4, sizeof *pf->pair_anchors);
-    pf->short_anchors = calloc(total * 2, sizeof *pf->short_anchors);
+    pf->anchors = tg__dlp_calloc(total * 16, sizeof *pf->anchors);
+    pf->pair_anchors = tg__dlp_calloc(total * 4, sizeof *pf->pair_anchors);
+    pf->short_anchors = tg__dlp_calloc(total * 2, sizeof *pf->short_anchors);
     if (!pf->anchors || !pf->pair_anchors || !pf->short_anchors) {
         tg__dlp_prefilter_free(pf);
         return false;
@@ -365,7 +365,7 @@ bool tg__dlp_find_clusters(tg__dlp_clusters *c, const uint8_t *text, size_t len)
         }
         if (c->count == c->capacity) {
             size_t cap = c->capacity ? c->capacity * 2 : 16;
-            void *v = realloc(c->v, cap * sizeof *c->v);
+            void *v = tg__dlp_realloc(c->v, cap * sizeof *c->v);
             if (!v)
                 return false;
             c->v = v;

@@ -21,7 +21,7 @@ static bool put(buffer *b, const void *data, size_t n)
         size_t cap = b->cap;
         while (cap - b->len <= n)
             cap = cap ? cap * 2 : 256;
-        char *p = realloc(b->p, cap);
+        char *p = tg__dlp_realloc(b->p, cap);
         if (!p)
             return false;
         b->p = p;

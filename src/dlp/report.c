@@ -24,7 +24,7 @@ int tg__dlp_report_add(tg_dlp_report *r, const uint8_t *text, size_t len, size_t
         size_t cap = r->capacity ? r->capacity * 2 : 8;
         if (cap > TG_DLP_FINDINGS_MAX)
             cap = TG_DLP_FINDINGS_MAX;
-        void *items = realloc(r->items, cap * sizeof *r->items);
+        void *items = tg__dlp_realloc(r->items, cap * sizeof *r->items);
         if (!items)
             return tg__error(TG_ENOMEM, "dlp: out of memory for findings");
         r->items = items;

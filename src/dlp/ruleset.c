@@ -80,10 +80,10 @@ void tg_dlp_ruleset_free(tg_dlp_ruleset *rules)
     free(rules);
 }
 
-static int compile_builtins(tg_dlp_ruleset *rules)
+static int compile_builtins(tg_dlp_ruleset *rules, pcre2_compile_context *cc)
 {
     size_t n = tg__dlp_detector_total();
-    rules->builtins = calloc(n ? n : 1, sizeof *rules->builtins);
+    rules->builtins = tg__dlp_calloc(n ? n : 1, sizeof *rules->builtins);
     if (!rules->builtins)
         return tg__error(TG_ENOMEM, "dlp: out of memory for detectors");
     for (size_t i = 0; i < n; i++) {
@@ -92,9 +92,9 @@ static int compile_builtins(tg_dlp_ruleset *rules)
         PCRE2_SIZE at;
         pcre2_code *code = pcre2_compile((PCRE2_SPTR)def->pattern, PCRE2_ZERO_TERMINATED,
                                          TG__DLP_PCRE2_OPTIONS | def->pcre2_flags, &err, &at,
-                                         NULL);
+                                         cc);
         if (!code) {
-            if (err == PCRE2_ERROR_NOMEMORY)
+            if (err == PCRE2_ERROR_HEAP_FAILED || err == PCRE2_ERROR_NOMEMORY)
                 return tg__error(TG_ENOMEM, "dlp: out of memory compiling %s", def->id);
             return tg__error(TG_EINTERNAL, "dlp: built-in detector %s does not compile "
                                            "(PCRE2 error %d at offset %zu)", def->id, err,
@@ -144,10 +144,15 @@ static int apply_action(tg_dlp_ruleset *rules, size_t index, const tg_dlp_action
 
 static int build(tg_dlp_ruleset *rules, const tg_dlp_options *opts)
 {
-    int rc;
-    if (!opts->builtin_disabled && (rc = compile_builtins(rules)) != TG_OK)
-        return rc;
-    if ((rc = tg__dlp_compile_filters(rules, opts)) != TG_OK)
+    pcre2_general_context *general = tg__dlp_pcre2_general();
+    pcre2_compile_context *cc = general ? pcre2_compile_context_create(general) : NULL;
+    if (!cc)
+        return tg__error(TG_ENOMEM, "dlp: out of memory for PCRE2");
+    int rc = opts->builtin_disabled ? TG_OK : compile_builtins(rules, cc);
+    if (rc == TG_OK)
+        rc = tg__dlp_compile_filters(rules, opts, cc);
+    pcre2_compile_context_free(cc);
+    if (rc != TG_OK)
         return rc;
     if (opts->blocked_domain_count > TG_DLP_DOMAINS_MAX)
         return tg__error(TG_EINVAL, "dlp: %zu blocked domains; at most %d",
@@ -182,7 +187,7 @@ int tg_dlp_ruleset_new(tg_dlp_ruleset **out, const tg_dlp_options *opts)
         return tg__error(TG_EVERSION, "dlp: options version %u size %u; this build knows "
                                       "version %d size %zu (use tg_dlp_options_init)",
                          opts->version, opts->struct_size, TG_DLP_OPTIONS_VERSION, sizeof *opts);
-    tg_dlp_ruleset *rules = calloc(1, sizeof *rules);
+    tg_dlp_ruleset *rules = tg__dlp_calloc(1, sizeof *rules);
     if (!rules)
         return tg__error(TG_ENOMEM, "dlp: out of memory for a ruleset");
     int rc = build(rules, opts);

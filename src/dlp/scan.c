@@ -52,18 +52,18 @@ static scratch *thread_scratch(size_t detectors)
         return NULL;
     scratch *s = pthread_getspecific(scratch_key);
     if (!s) {
-        s = calloc(1, sizeof *s);
+        s = tg__dlp_calloc(1, sizeof *s);
         if (!s)
             return NULL;
         /* Ten pairs: a detector reports group 1; filters use group 0. */
-        s->md = pcre2_match_data_create(10, NULL);
+        s->md = pcre2_match_data_create(10, tg__dlp_pcre2_general());
         if (!s->md || pthread_setspecific(scratch_key, s) != 0) {
             scratch_free(s);
             return NULL;
         }
     }
     if (s->window_lists < detectors) {
-        tg__dlp_spans *w = realloc(s->windows, detectors * sizeof *w);
+        tg__dlp_spans *w = tg__dlp_realloc(s->windows, detectors * sizeof *w);
         if (!w)
             return NULL;
         memset(w + s->window_lists, 0, (detectors - s->window_lists) * sizeof *w);
@@ -234,7 +234,7 @@ int tg_dlp_scan(tg_dlp_report **out, const tg_dlp_ruleset *rules, const char *te
     if (len > TG_DLP_TEXT_MAX)
         return tg__error(TG_ERANGE, "dlp: text of %zu bytes; at most %u per scan", len,
                          TG_DLP_TEXT_MAX);
-    tg_dlp_report *r = calloc(1, sizeof *r);
+    tg_dlp_report *r = tg__dlp_calloc(1, sizeof *r);
     scratch *s = thread_scratch(rules->builtin_count);
     if (!r || !s) {
         free(r);

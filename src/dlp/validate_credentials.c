@@ -8,6 +8,7 @@
  * placeholders, since most such lines in chat are not secrets.
  */
 #include "validate_credentials.h"
+#include "dlp_impl.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -136,7 +137,7 @@ static cJSON *jwt_segment(const uint8_t *seg, size_t len)
     if (len == 0)
         return NULL;
     size_t max = len / 4 * 3 + 3;
-    char *bin = malloc(max + 1);
+    char *bin = tg__dlp_malloc(max + 1);
     if (!bin)
         return NULL;
     size_t bin_len = 0;
@@ -168,7 +169,7 @@ bool tg__dlp_valid_jwt(const uint8_t *m, size_t len)
     if (sig_len > 0) {
         /* The signature is binary; only its encoding can be checked. */
         size_t max = sig_len / 4 * 3 + 3;
-        unsigned char *sig = malloc(max);
+        unsigned char *sig = tg__dlp_malloc(max);
         size_t sig_bin = 0;
         int rc = sig ? sodium_base642bin(sig, max, (const char *)d2 + 1, sig_len, NULL, &sig_bin,
                                          NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING)
