@@ -12,5 +12,6 @@
 #include "tenantguard/keyring.h"
 #include "tenantguard/limiter.h"
 #include "tenantguard/dlp.h"
+#include "tenantguard/audit.h"
 
 #endif /* TENANTGUARD_H */

@@ -65,7 +65,7 @@ typedef struct tg_kms_ops {
 /* Declared in tenantguard/limiter.h. */
 struct tg_limiter_options;
 
-#define TG_CONFIG_VERSION 1
+#define TG_CONFIG_VERSION 2
 
 /*
  * Context configuration. Initialise with tg_config_init(), then set what you
@@ -115,6 +115,9 @@ typedef struct tg_config {
 
     /* Rate limiter settings (tenantguard/limiter.h); NULL: defaults. */
     const struct tg_limiter_options *limiter;
+
+    /* Since version 2. Audit settings (tenantguard/audit.h); NULL: defaults. */
+    const struct tg_audit_options *audit;
 } tg_config;
 
 /* Fills `cfg` with defaults and the version fields. Accepts NULL (no-op). */

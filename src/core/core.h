@@ -49,10 +49,12 @@ extern bool (*tg__secure_alloc_should_fail)(void);
 /* Context accessors for modules. */
 struct tg_keyring;
 struct tg_limiter;
+struct tg_audit;
 const tg_allocator *tg__ctx_allocator(const tg_ctx *ctx);
 tg_store *tg__ctx_store(const tg_ctx *ctx);
 struct tg_keyring *tg__ctx_keyring(const tg_ctx *ctx);
 struct tg_limiter *tg__ctx_limiter(const tg_ctx *ctx);
+struct tg_audit *tg__ctx_audit(const tg_ctx *ctx);
 int64_t tg__ctx_now(const tg_ctx *ctx);
 
 /* Checks an identifier: 1..TG_ID_MAX bytes of UTF-8 without control

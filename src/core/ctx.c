@@ -1,9 +1,11 @@
 /* ctx.c - opening and closing a context from a tg_config. */
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 
 #include "core.h"
 #include "../keyring/keyring_internal.h"
+#include "../audit/audit_internal.h"
 #include "../limiter/limiter_internal.h"
 
 struct tg_ctx {
@@ -14,6 +16,7 @@ struct tg_ctx {
     void *clock_user;
     struct tg_keyring *keyring;
     struct tg_limiter *limiter;
+    struct tg_audit *audit;
 };
 
 void tg_config_init(tg_config *cfg)
@@ -29,6 +32,7 @@ const tg_allocator *tg__ctx_allocator(const tg_ctx *ctx) { return &ctx->alloc; }
 tg_store *tg__ctx_store(const tg_ctx *ctx) { return ctx->store; }
 struct tg_keyring *tg__ctx_keyring(const tg_ctx *ctx) { return ctx->keyring; }
 struct tg_limiter *tg__ctx_limiter(const tg_ctx *ctx) { return ctx->limiter; }
+struct tg_audit *tg__ctx_audit(const tg_ctx *ctx) { return ctx->audit; }
 
 static int64_t system_clock_ms(void)
 {
@@ -65,8 +69,11 @@ static int check_config(const tg_config *cfg)
     if (cfg->version < 1 || cfg->version > TG_CONFIG_VERSION)
         return tg__error(TG_EVERSION, "config: version %u is not supported (use tg_config_init)",
                          cfg->version);
-    if (cfg->struct_size < sizeof(tg_config))
-        return tg__error(TG_EVERSION, "config: struct_size %u is too small", cfg->struct_size);
+    /* Version 1 ended before `audit`. */
+    size_t need = cfg->version == 1 ? offsetof(tg_config, audit) : sizeof(tg_config);
+    if (cfg->struct_size < need)
+        return tg__error(TG_EVERSION, "config: struct_size %u is too small for version %u",
+                         cfg->struct_size, cfg->version);
     if (cfg->allocator) {
         int rc = check_allocator(cfg->allocator);
         if (rc)
@@ -110,6 +117,9 @@ int tg_ctx_open(tg_ctx **out, const tg_config *cfg)
     rc = tg__limiter_open(ctx, cfg->limiter, &ctx->limiter);
     if (rc)
         goto fail;
+    rc = tg__audit_open(ctx, cfg->version >= 2 ? cfg->audit : NULL, &ctx->audit);
+    if (rc)
+        goto fail;
     *out = ctx;
     return TG_OK;
 fail:
@@ -121,6 +131,7 @@ void tg_ctx_close(tg_ctx *ctx)
 {
     if (!ctx)
         return;
+    tg__audit_close(ctx->audit);
     tg__limiter_close(ctx->limiter);
     tg__keyring_close(ctx->keyring);
     if (ctx->owns_store)

@@ -45,9 +45,10 @@ int tg__root_wrap(tg_keyring *kr, const uint8_t *ad, size_t ad_len,
     return TG_OK;
 }
 
-int tg__root_unwrap(tg_keyring *kr, const uint8_t *ad, size_t ad_len, const uint8_t *wrapped,
-                    size_t wrapped_len, uint8_t key[TG_KEY_BYTES], const char *what,
-                    const tg__ws *ws)
+/* Unwraps with the root key; `owner` (may be NULL) names whose key it is. */
+static int root_unwrap(tg_keyring *kr, const uint8_t *ad, size_t ad_len, const uint8_t *wrapped,
+                       size_t wrapped_len, uint8_t key[TG_KEY_BYTES], const char *what,
+                       const char *owner)
 {
     size_t n = 0;
     int rc = kr->kms.unwrap(kr->kms.user, ad, ad_len, wrapped, wrapped_len, key, TG_KEY_BYTES, &n);
@@ -60,9 +61,30 @@ int tg__root_unwrap(tg_keyring *kr, const uint8_t *ad, size_t ad_len, const uint
     if (rc == TG_ENOMEM)
         return tg__error(TG_ENOMEM, "keyring: key service is out of memory");
     return tg__error(TG_EKMS,
-                     "keyring: the root key cannot unwrap the %s of workspace '%s' (%s): "
+                     "keyring: the root key cannot unwrap the %s%s%s%s (%s): "
                      "wrong master key or KMS, or a corrupt store",
-                     what, ws->id, tg_strerror(rc));
+                     what, owner ? " of workspace '" : "", owner ? owner : "", owner ? "'" : "",
+                     tg_strerror(rc));
+}
+
+int tg__root_unwrap(tg_keyring *kr, const uint8_t *ad, size_t ad_len, const uint8_t *wrapped,
+                    size_t wrapped_len, uint8_t key[TG_KEY_BYTES], const char *what,
+                    const tg__ws *ws)
+{
+    return root_unwrap(kr, ad, ad_len, wrapped, wrapped_len, key, what, ws->id);
+}
+
+int tg__keyring_wrap_secret(tg_keyring *kr, const uint8_t *ad, size_t ad_len,
+                            const uint8_t secret[TG_KEY_BYTES], uint8_t *out, size_t *out_len)
+{
+    return tg__root_wrap(kr, ad, ad_len, secret, out, out_len);
+}
+
+int tg__keyring_unwrap_secret(tg_keyring *kr, const uint8_t *ad, size_t ad_len,
+                              const uint8_t *wrapped, size_t wrapped_len,
+                              uint8_t secret[TG_KEY_BYTES], const char *what)
+{
+    return root_unwrap(kr, ad, ad_len, wrapped, wrapped_len, secret, what, NULL);
 }
 
 /* ---- workspace records ---- */

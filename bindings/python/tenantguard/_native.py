@@ -45,6 +45,7 @@ ffi.cdef(
         uint32_t key_cache_entries;
         uint32_t key_cache_ttl_ms;
         const struct tg_limiter_options *limiter;
+        const struct tg_audit_options *audit;
     } tg_config;
     void tg_config_init(tg_config *cfg);
     int tg_ctx_open(tg_ctx **out, const tg_config *cfg);
