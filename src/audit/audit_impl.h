@@ -133,6 +133,13 @@ int tg__audit_keys(struct tg_audit *a, tg_store_txn *txn);
 int tg__audit_pseudonym(struct tg_audit *a, tg_store_txn *txn, const char *chain,
                         size_t chain_len, const char *user, size_t user_len, char *out);
 
+/* The pseudonym of `user` in `chain` if it has one, without creating one:
+ * TG_OK, TG_ENOTFOUND or a store error. Call after
+ * tg__audit_keys succeeded (the keys never change after that, so a->lock
+ * need not be held). */
+int tg__audit_pseudonym_find(struct tg_audit *a, tg_store_txn *txn, const char *chain,
+                             size_t chain_len, const char *user, size_t user_len, char *out);
+
 /* Cuts an IP address to its network ("203.0.113.0/24", "2001:db8:1::/48")
  * into out (TG__AUDIT_NETWORK_MAX + 1). TG_EINVAL if it does not parse. */
 int tg__audit_network(char *out, const char *ip);

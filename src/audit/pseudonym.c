@@ -60,6 +60,20 @@ int tg__audit_pseudonym(struct tg_audit *a, tg_store_txn *txn, const char *chain
     return rc;
 }
 
+int tg__audit_pseudonym_find(struct tg_audit *a, tg_store_txn *txn, const char *chain,
+                             size_t chain_len, const char *user, size_t user_len, char *out)
+{
+    uint8_t tag[16], key[TG__AUDIT_KEY_MAX], p[TG__AUDIT_PSEUDONYM_BYTES];
+    index_tag(a, chain, chain_len, user, user_len, tag);
+    size_t klen = tg__audit_key(key, TG__AK_INDEX, chain, chain_len, tag, sizeof tag), n = 0;
+    int rc = tg__store_get_buf(tg__ctx_store(a->ctx), txn, key, klen, p, sizeof p, &n);
+    if (rc == TG_OK && n == sizeof p)
+        render(out, p);
+    else if (rc == TG_OK || rc == TG_ERANGE)
+        rc = tg__error(TG_EFORMAT, "audit: a stored pseudonym is malformed");
+    return rc;
+}
+
 static int erase(struct tg_audit *a, tg_store_txn *txn, const char *chain, size_t len,
                  void *arg)
 {
