@@ -112,6 +112,10 @@ typedef struct tg_dlp_options {
     size_t action_count;
     /* 1: no built-in detectors; only filters and blocked domains. */
     int builtin_disabled;
+    /* Time one content filter may take on one text (ms; default 250). The
+     * match and depth limits bound the work at each starting position;
+     * this bounds the whole. */
+    uint32_t filter_time_limit_ms;
 } tg_dlp_options;
 
 /* Fills `opts` with zeros (meaning defaults) and the version fields. */
@@ -123,9 +127,11 @@ typedef struct tg_dlp_ruleset tg_dlp_ruleset;
  * Compiles a ruleset. `opts` may be NULL (built-in detectors with their
  * default actions). On success *out is the ruleset; free it with
  * tg_dlp_ruleset_free. Errors: TG_EINVAL (NULL out; a NULL, empty or
- * invalid pattern, naming its index and the PCRE2 message and offset; an
- * invalid domain or action; an unknown detector id; too many filters or
- * domains), TG_EVERSION, TG_ENOMEM. Thread-safe.
+ * invalid pattern, naming its index and the PCRE2 message and offset; a
+ * pattern that can match the empty string; an invalid domain or action;
+ * an unknown detector id; too many filters or domains), TG_EVERSION,
+ * TG_ENOMEM, TG_ECRYPTO (libsodium failed to start), TG_EINTERNAL (a
+ * built-in pattern does not compile: a bug). Thread-safe.
  */
 TG_API int tg_dlp_ruleset_new(tg_dlp_ruleset **out, const tg_dlp_options *opts);
 
@@ -152,8 +158,12 @@ typedef struct tg_dlp_report tg_dlp_report;
  * when nothing was found. `text` may be NULL when len is 0.
  * Errors: TG_EINVAL (NULL out or rules, NULL text with len > 0,
  * min_confidence outside [0,1]), TG_ERANGE (len > TG_DLP_TEXT_MAX),
- * TG_ENOMEM. A content filter that reaches its match or depth limit is
- * skipped for this text and the report says so (tg_dlp_report_incomplete).
+ * TG_ENOMEM. A content filter that reaches its match, depth or time limit
+ * is skipped for this text and the report says so
+ * (tg_dlp_report_incomplete). The workspace's own rules (blocked domains,
+ * filters) run first, then the built-ins, most severe first; a text with
+ * more findings than TG_DLP_FINDINGS_MAX is left partly unexamined and its
+ * report's action is TG_DLP_BLOCK.
  * Thread-safe: many threads may scan with one ruleset at once.
  */
 TG_API int tg_dlp_scan(tg_dlp_report **out, const tg_dlp_ruleset *rules, const char *text,
@@ -173,8 +183,9 @@ TG_API int tg_dlp_report_action(const tg_dlp_report *report);
  * severity. */
 TG_API double tg_dlp_report_threat_score(const tg_dlp_report *report);
 
-/* Number of content filters that hit their match or depth limit on this
- * text (so their verdict is unknown); 0 normally. */
+/* Number of rules whose verdict on this text is unknown: content filters
+ * that hit a limit, built-ins that hit theirs, plus 1 if the findings cap
+ * was reached. 0 normally. */
 TG_API size_t tg_dlp_report_incomplete(const tg_dlp_report *report);
 
 /* Frees a report. Accepts NULL. */

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 #include <tenantguard.h>
 
+#include "../core/core.h" /* tg__utf8_valid */
 #include "cli.h"
 
 static void dlp_usage(FILE *to)
@@ -31,7 +32,8 @@ static void dlp_usage(FILE *to)
             "  --no-builtin           only filters and blocked domains\n"
             "  --redact               print the redacted text instead of findings\n"
             "\n"
-            "exit codes: 0 nothing found, 1 found, 2 bad usage, 3 error\n");
+            "exit codes: 0 nothing found; 1 found, or a rule could not finish;\n"
+            "2 bad usage; 3 error\n");
 }
 
 /* Grows a NULL-terminated list of option strings. */
@@ -60,36 +62,58 @@ static int parse_action(tg_dlp_action_rule *rule, char *arg)
     return -1;
 }
 
+/* A copy of s that is valid UTF-8, for JSON: s itself when it is, else
+ * with every byte above 0x7F turned into '?'. */
+static char *printable(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(n + 1);
+    if (!out)
+        return NULL;
+    memcpy(out, s, n + 1);
+    if (!tg__utf8_valid((const uint8_t *)s, n))
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)out[i] >= 0x80)
+                out[i] = '?';
+    return out;
+}
+
 static int print_findings(const tg_dlp_report *report, const char *name, const char *text)
 {
     size_t line = 1, line_start = 0, at = 0;
-    for (size_t i = 0; i < tg_dlp_report_count(report); i++) {
+    char *file = printable(name);
+    if (!file)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < tg_dlp_report_count(report); i++) {
         const tg_dlp_finding *f = tg_dlp_report_finding(report, i);
         for (; at < f->offset; at++)
             if (text[at] == '\n')
                 line++, line_start = at + 1;
         cJSON *o = cJSON_CreateObject();
-        if (!o)
-            return -1;
-        cJSON_AddStringToObject(o, "file", name);
-        cJSON_AddNumberToObject(o, "line", (double)line);
-        cJSON_AddNumberToObject(o, "column", (double)(f->offset - line_start + 1));
-        cJSON_AddNumberToObject(o, "offset", (double)f->offset);
-        cJSON_AddNumberToObject(o, "length", (double)f->length);
-        cJSON_AddStringToObject(o, "detector", f->detector);
-        cJSON_AddStringToObject(o, "category", tg_dlp_category_name(f->category));
-        cJSON_AddStringToObject(o, "severity", tg_dlp_severity_name(f->severity));
-        cJSON_AddStringToObject(o, "action", tg_dlp_action_name(f->action));
-        cJSON_AddNumberToObject(o, "confidence", (double)(int)(f->confidence * 1000 + 0.5) / 1000);
-        cJSON_AddStringToObject(o, "preview", f->preview);
-        char *json = cJSON_PrintUnformatted(o);
+        bool ok = o && cJSON_AddStringToObject(o, "file", file) &&
+                  cJSON_AddNumberToObject(o, "line", (double)line) &&
+                  cJSON_AddNumberToObject(o, "column", (double)(f->offset - line_start + 1)) &&
+                  cJSON_AddNumberToObject(o, "offset", (double)f->offset) &&
+                  cJSON_AddNumberToObject(o, "length", (double)f->length) &&
+                  cJSON_AddStringToObject(o, "detector", f->detector) &&
+                  cJSON_AddStringToObject(o, "category", tg_dlp_category_name(f->category)) &&
+                  cJSON_AddStringToObject(o, "severity", tg_dlp_severity_name(f->severity)) &&
+                  cJSON_AddStringToObject(o, "action", tg_dlp_action_name(f->action)) &&
+                  cJSON_AddNumberToObject(o, "confidence",
+                                          (double)(int)(f->confidence * 1000 + 0.5) / 1000) &&
+                  cJSON_AddStringToObject(o, "preview", f->preview);
+        char *json = ok ? cJSON_PrintUnformatted(o) : NULL;
         cJSON_Delete(o);
-        if (!json)
-            return -1;
+        if (!json) {
+            rc = -1;
+            break;
+        }
         puts(json);
         cJSON_free(json);
     }
-    return 0;
+    free(file);
+    return rc;
 }
 
 /* Scans one file; CLI_CLEAN, CLI_FOUND or CLI_FAILURE. */
@@ -109,9 +133,13 @@ static int scan_one(const tg_dlp_ruleset *rules, const char *path, double min_co
         return CLI_FAILURE;
     }
     int result = tg_dlp_report_count(report) ? CLI_FOUND : CLI_CLEAN;
-    if (tg_dlp_report_incomplete(report))
-        fprintf(stderr, "tenantguard: %s: %zu rule(s) could not finish (match limit or "
+    if (tg_dlp_report_incomplete(report)) {
+        /* A rule that could not finish may have found something: fail
+         * closed, as a host should. */
+        fprintf(stderr, "tenantguard: %s: %zu rule(s) could not finish (a filter's limit, or "
                         "too many findings)\n", name, tg_dlp_report_incomplete(report));
+        result = CLI_FOUND;
+    }
     if (redact) {
         char *out;
         size_t out_len;
@@ -214,9 +242,10 @@ static int scan(int argc, char **argv)
     opts.blocked_domains = domains;
     opts.actions = actions;
     tg_dlp_ruleset *rules;
-    if (tg_dlp_ruleset_new(&rules, &opts) != TG_OK) {
+    int rc = tg_dlp_ruleset_new(&rules, &opts);
+    if (rc != TG_OK) {
         fprintf(stderr, "tenantguard: %s\n", tg_ctx_errmsg(NULL));
-        result = CLI_USAGE;
+        result = rc == TG_EINVAL ? CLI_USAGE : CLI_FAILURE;
         goto done;
     }
     result = CLI_CLEAN;

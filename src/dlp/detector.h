@@ -8,20 +8,20 @@
  *
  * Prefilter: a detector runs only where one of its `anchors` occurs
  * (literal strings separated by '|', compared case-sensitively, or ignoring
- * ASCII case when `anchors_caseless`): on a window from `reach` bytes
- * (at most TG__DLP_ANCHOR_BEFORE) before each occurrence to `reach` bytes
- * after it (TG__DLP_REACH_DEFAULT when 0). So an anchor must lie near the start
- * of a match, and a match must end within `reach` of its anchor. A
- * detector without anchors runs on windows of
- * TG__DLP_DIGITS_AROUND bytes around each digit cluster of at least
- * `min_digits` digits (digits joined by at most two of " -./()+"). Prose
- * without anchors or long numbers costs nothing. A detector with neither
- * runs on the whole text.
+ * ASCII case when `anchors_caseless`): its matches may start from `reach`
+ * bytes (at most TG__DLP_ANCHOR_BEFORE) before each occurrence to `reach`
+ * bytes after it (TG__DLP_REACH_DEFAULT when 0). A detector without anchors
+ * has its matches start within TG__DLP_DIGITS_AROUND bytes of a digit
+ * cluster of at least `min_digits` digits (digits joined by at most two of
+ * " -./()+"). Prose without anchors or long numbers costs nothing. A
+ * detector with neither runs on the whole text. Only where a match may
+ * start is bounded (PCRE2's offset limit): the subject is always the whole
+ * text, so a long match (a PEM block) is never cut short.
  *
- * Overlaps: where spans of two built-in detectors overlap, only the finding
- * with the higher confidence stays (then the higher severity, then the
- * detector listed first). Filters and blocked domains never displace or
- * get displaced.
+ * Overlaps: where spans of two built-in detectors overlap, the stronger
+ * stays: the stronger action, then the higher confidence, the higher
+ * severity, the detector listed first. Filters and blocked domains never
+ * displace or get displaced.
  *
  * Span: capture group 1 when the pattern has one and it matched (so a
  * pattern may require surrounding text without reporting it), else the
@@ -46,12 +46,13 @@
 #define TG__DLP_DIGITS_AROUND 40
 
 /* How a finding's preview hides the match. Every style keeps the length
- * and shape readable and never more than 4 characters of the secret. */
+ * and shape readable and shows at most 4 characters of the secret, and
+ * never more than half of them (e-mail keeps the domain). */
 enum tg__dlp_mask {
     TG__MASK_LAST4,  /* "************1111": digits/letters but the last 4 become '*' */
     TG__MASK_EMAIL,  /* "j***@example.com": the domain stays */
     TG__MASK_PREFIX, /* "ghp_****": the public, well-known prefix stays */
-    TG__MASK_ALL     /* "[40 chars]": nothing of the match */
+    TG__MASK_ALL     /* "[40 bytes]": nothing of the match */
 };
 
 typedef struct tg__dlp_detector_def {

@@ -173,15 +173,16 @@ const tg__dlp_detector_def tg__dlp_detectors_credentials[] = {
      .severity = TG_DLP_CRITICAL,
      .base_confidence = 0.95,
      .default_action = TG_DLP_BLOCK,
-     /* the BEGIN line, and the whole block when its END line follows
-      * within the prefilter's window (a pasted key may be cut short) */
+     /* the whole block up to its END line; for a key cut short (no END
+      * line), the BEGIN line and every following line of base64 and PEM
+      * headers, so redaction leaves none of the key material */
      .pattern = "-----BEGIN (?:(?:RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP) )?PRIVATE KEY(?: BLOCK)?-----"
-              "(?:[\\s\\S]{0,16384}?-----END (?:(?:RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP) )?"
-              "PRIVATE KEY(?: BLOCK)?-----)?",
+              "(?:[\\s\\S]{0,65535}?-----END (?:(?:RSA|EC|DSA|OPENSSH|ENCRYPTED|PGP) )?"
+              "PRIVATE KEY(?: BLOCK)?-----"
+              "|(?:[ \\t]*\\r?\\n[A-Za-z0-9+/=:, -]{1,128})*)",
      .anchors = "-----BEGIN",
      .validate = tg__dlp_valid_private_key,
-     .mask = TG__MASK_ALL,
-     .reach = 16500}, /* the whole block, up to its END line */
+     .mask = TG__MASK_ALL},
     {.id = "jwt",
      .name = "JSON Web Token",
      .category = TG_DLP_CREDENTIAL,
@@ -190,7 +191,6 @@ const tg__dlp_detector_def tg__dlp_detectors_credentials[] = {
      .default_action = TG_DLP_REDACT,
      .pattern = NB "(eyJ[A-Za-z0-9_-]{8,4096}\\.[A-Za-z0-9_-]{8,16384}\\.[A-Za-z0-9_-]{0,4096})" NA,
      .anchors = "eyJ",
-     .reach = 24600, /* the longest token the pattern allows */
      .validate = tg__dlp_valid_jwt,
      .context = "jwt|token|bearer|authorization|session",
      .mask = TG__MASK_ALL},

@@ -14,7 +14,11 @@
 
 /* What every pattern is compiled with: UTF-8, tolerant of invalid UTF-8 in
  * the subject (scans accept any bytes). */
-#define TG__DLP_PCRE2_OPTIONS (PCRE2_UTF | PCRE2_MATCH_INVALID_UTF)
+#define TG__DLP_PCRE2_OPTIONS (PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_USE_OFFSET_LIMIT)
+
+/* Match and depth limit of a built-in pattern: far above what any of them
+ * needs, there only so a bug cannot become a hang. */
+#define TG__DLP_BUILTIN_MATCH_LIMIT 1000000
 
 #define TG__DLP_DETECTOR_NAME_MAX 24 /* "filter:1023", "blocked_domain" */
 #define TG__DLP_PREVIEW_MAX 48
@@ -34,10 +38,12 @@ typedef struct tg__dlp_filter {
 struct tg_dlp_ruleset {
     tg__dlp_builtin *builtins; /* empty when built-ins are disabled */
     size_t builtin_count;
+    size_t *order;      /* built-in indices, most severe first */
+    size_t min_digits;  /* the fewest digits a numeric detector needs */
     tg__dlp_prefilter prefilter; /* anchors of the built-ins */
     tg__dlp_filter *filters;
     size_t filter_count;
-    pcre2_match_context *filter_limits; /* match and depth limits */
+    uint32_t filter_match_limit, filter_depth_limit, filter_time_limit_ms;
     tg__dlp_domains domains;
     int domain_action;
 };
@@ -46,9 +52,7 @@ struct tg_dlp_ruleset {
  * strings point to (set once the report is final). */
 typedef struct tg__dlp_item {
     tg_dlp_finding pub;
-    size_t rank;    /* built-in index; SIZE_MAX for filters and domains */
-    size_t reach;   /* while finishing: furthest end up to this item */
-    bool displaced; /* while finishing: an overlapping built-in won */
+    size_t rank; /* built-in index; SIZE_MAX for filters and domains */
     char detector[TG__DLP_DETECTOR_NAME_MAX];
     char preview[TG__DLP_PREVIEW_MAX];
 } tg__dlp_item;
@@ -58,6 +62,7 @@ struct tg_dlp_report {
     size_t count, capacity;
     size_t text_len;   /* what tg_dlp_redact checks it is given */
     size_t incomplete; /* rules whose answer is unknown for this text */
+    bool full;         /* TG_DLP_FINDINGS_MAX was reached */
     int action;
     double threat;
 };
@@ -91,8 +96,9 @@ int tg__dlp_report_add(tg_dlp_report *r, const uint8_t *text, size_t len, size_t
                        enum tg__dlp_mask mask, size_t mask_prefix);
 
 /* Orders the findings, resolves overlapping built-ins, computes the action
- * and threat score, and points the public strings at their storage. */
-void tg__dlp_report_finish(tg_dlp_report *r, double min_confidence);
+ * and threat score, and points the public strings at their storage.
+ * TG_OK or TG_ENOMEM. */
+int tg__dlp_report_finish(tg_dlp_report *r, double min_confidence);
 
 /* Writes a masked preview of m[0..len) into out (TG__DLP_PREVIEW_MAX). */
 void tg__dlp_mask(char *out, const uint8_t *m, size_t len, enum tg__dlp_mask style,
@@ -100,7 +106,7 @@ void tg__dlp_mask(char *out, const uint8_t *m, size_t len, enum tg__dlp_mask sty
 
 /* Runs the content filters over the text, adding their findings. */
 int tg__dlp_run_filters(const tg_dlp_ruleset *rules, tg_dlp_report *r, const uint8_t *text,
-                        size_t len, pcre2_match_data *md);
+                        size_t len, pcre2_match_data *md, pcre2_match_context *mctx);
 
 /* Compiles the options' filters into rules->filters. */
 int tg__dlp_compile_filters(tg_dlp_ruleset *rules, const tg_dlp_options *opts,

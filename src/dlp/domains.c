@@ -22,6 +22,11 @@ static bool host_char(uint8_t c)
            c == '-' || c == '_' || c == '.';
 }
 
+static bool edge_char(char c)
+{
+    return c == '.' || c == '-' || c == '_';
+}
+
 static int hex_value(uint8_t c)
 {
     if (c >= '0' && c <= '9')
@@ -145,16 +150,20 @@ static const char *blocked(const tg__dlp_domains *d, const char *host, size_t n)
 static int check_host(const tg__dlp_domains *d, const char *host, size_t n, const uint8_t *text,
                       size_t start, size_t end, tg__dlp_domain_cb cb, void *user)
 {
-    while (n > 0 && host[n - 1] == '.')
+    /* Dots, hyphens and underscores at either end are punctuation around
+     * the host ("_evil.com_" in Markdown), not part of it. */
+    while (n > 0 && edge_char(host[n - 1]))
         n--;
     size_t lead = 0;
-    while (lead < n && (host[lead] == '.' || host[lead] == '-'))
+    while (lead < n && edge_char(host[lead]))
         lead++;
     const char *rule = n > lead ? blocked(d, host + lead, n - lead) : NULL;
     if (!rule)
         return TG_OK;
-    while (end > start && text[end - 1] == '.')
+    while (end > start && edge_char((char)text[end - 1]))
         end--;
+    while (start < end && edge_char((char)text[start]))
+        start++;
     return cb(user, start, end, rule);
 }
 

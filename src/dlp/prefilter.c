@@ -343,7 +343,8 @@ static size_t next_digit(const uint8_t *text, size_t len, size_t i)
     return i;
 }
 
-bool tg__dlp_find_clusters(tg__dlp_clusters *c, const uint8_t *text, size_t len)
+bool tg__dlp_find_clusters(tg__dlp_clusters *c, const uint8_t *text, size_t len,
+                           size_t min_digits)
 {
     c->count = 0;
     size_t i = 0;
@@ -363,6 +364,8 @@ bool tg__dlp_find_clusters(tg__dlp_clusters *c, const uint8_t *text, size_t len)
             else
                 break;
         }
+        if (cl.digits < min_digits)
+            continue;
         if (c->count == c->capacity) {
             size_t cap = c->capacity ? c->capacity * 2 : 16;
             void *v = tg__dlp_realloc(c->v, cap * sizeof *c->v);

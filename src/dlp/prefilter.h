@@ -71,8 +71,10 @@ typedef struct tg__dlp_clusters {
     size_t count, capacity;
 } tg__dlp_clusters;
 
-/* Replaces c's contents with the digit clusters of text[0..len). */
-bool tg__dlp_find_clusters(tg__dlp_clusters *c, const uint8_t *text, size_t len);
+/* Replaces c's contents with the digit clusters of text[0..len) that hold
+ * at least `min_digits` digits (fewer interest no detector). */
+bool tg__dlp_find_clusters(tg__dlp_clusters *c, const uint8_t *text, size_t len,
+                           size_t min_digits);
 void tg__dlp_clusters_free(tg__dlp_clusters *c);
 
 #endif /* TG_DLP_PREFILTER_H */

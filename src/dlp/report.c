@@ -13,6 +13,34 @@ static bool continuation(uint8_t c)
     return (c & 0xC0) == 0x80;
 }
 
+/* The length a UTF-8 lead byte announces (0 for anything else). */
+static size_t sequence_length(uint8_t c)
+{
+    return c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4
+                                                                                         : 0;
+}
+
+/* Moves a span edge at `at` out of a character it would split: back to
+ * the character's lead byte for a start, past its end for an end. */
+static size_t char_bounds(const uint8_t *text, size_t len, size_t at, bool is_end)
+{
+    if (at >= len || !continuation(text[at]))
+        return at;
+    for (size_t back = 1; back <= 3 && back <= at; back++) {
+        uint8_t lead = text[at - back];
+        if (continuation(lead))
+            continue;
+        size_t n = sequence_length(lead);
+        if (n <= back || at - back + n > len)
+            return at; /* not a character that spans `at` */
+        for (size_t k = 1; k < n; k++)
+            if (!continuation(text[at - back + k]))
+                return at;
+        return is_end ? at - back + n : at - back;
+    }
+    return at;
+}
+
 int tg__dlp_report_add(tg_dlp_report *r, const uint8_t *text, size_t len, size_t start,
                        size_t end, const char *detector, size_t rank, int category,
                        int severity, int action, double confidence,
@@ -30,11 +58,11 @@ int tg__dlp_report_add(tg_dlp_report *r, const uint8_t *text, size_t len, size_t
         r->items = items;
         r->capacity = cap;
     }
-    /* Whole code points only: a span never starts or ends inside one. */
-    while (start > 0 && continuation(text[start]))
-        start--;
-    while (end < len && continuation(text[end]))
-        end++;
+    /* Whole code points only: a span that starts or ends inside a
+     * well-formed character takes all of it. Stray continuation bytes
+     * (invalid UTF-8) belong to no character and stay outside. */
+    start = char_bounds(text, len, start, false);
+    end = char_bounds(text, len, end, true);
     tg__dlp_item *it = &r->items[r->count++];
     memset(it, 0, sizeof *it);
     it->rank = rank;
@@ -60,20 +88,65 @@ static int by_offset(const void *a, const void *b)
     return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
-/* True if built-in finding a should stay rather than b. */
-static bool wins(const tg__dlp_item *a, const tg__dlp_item *b)
+/* Order of strength among built-in findings: the stronger action first
+ * (so a span is never left less protected), then confidence, severity,
+ * and the order detectors are listed in. */
+static int by_strength(const void *a, const void *b)
 {
-    if (a->pub.confidence != b->pub.confidence)
-        return a->pub.confidence > b->pub.confidence;
-    if (a->pub.severity != b->pub.severity)
-        return a->pub.severity > b->pub.severity;
-    return a->rank < b->rank;
+    const tg__dlp_item *x = a, *y = b;
+    if (x->pub.action != y->pub.action)
+        return x->pub.action > y->pub.action ? -1 : 1;
+    if (x->pub.confidence != y->pub.confidence)
+        return x->pub.confidence > y->pub.confidence ? -1 : 1;
+    if (x->pub.severity != y->pub.severity)
+        return x->pub.severity > y->pub.severity ? -1 : 1;
+    return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
-static bool overlap(const tg__dlp_item *a, const tg__dlp_item *b)
+/* Keeps, among overlapping built-in findings, the strongest: strongest
+ * first, each is kept unless it overlaps one kept before. Kept spans are
+ * disjoint, held sorted by offset, so a binary search finds the two
+ * neighbours a new span could overlap. Filters and blocked domains are
+ * the workspace's own rules and always stay. Returns the new count. */
+static int resolve_overlaps(tg_dlp_report *r)
 {
-    return a->pub.offset < b->pub.offset + b->pub.length &&
-           b->pub.offset < a->pub.offset + a->pub.length;
+    tg__dlp_item *builtin = tg__dlp_malloc((r->count ? r->count : 1) * sizeof *builtin);
+    struct tg__dlp_span *kept = tg__dlp_malloc((r->count ? r->count : 1) * sizeof *kept);
+    if (!builtin || !kept) {
+        free(builtin);
+        free(kept);
+        return tg__error(TG_ENOMEM, "dlp: out of memory for findings");
+    }
+    size_t nb = 0, nk = 0, out = 0;
+    for (size_t i = 0; i < r->count; i++) {
+        if (r->items[i].rank == SIZE_MAX)
+            r->items[out++] = r->items[i];
+        else
+            builtin[nb++] = r->items[i];
+    }
+    qsort(builtin, nb, sizeof *builtin, by_strength);
+    for (size_t i = 0; i < nb; i++) {
+        size_t start = builtin[i].pub.offset, end = start + builtin[i].pub.length;
+        size_t lo = 0, hi = nk; /* first kept span starting at or after start */
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (kept[mid].start < start)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if ((lo > 0 && kept[lo - 1].end > start) || (lo < nk && kept[lo].start < end))
+            continue;
+        memmove(&kept[lo + 1], &kept[lo], (nk - lo) * sizeof *kept);
+        kept[lo].start = start;
+        kept[lo].end = end;
+        nk++;
+        r->items[out++] = builtin[i];
+    }
+    r->count = out;
+    free(builtin);
+    free(kept);
+    return TG_OK;
 }
 
 static double severity_weight(int severity)
@@ -81,43 +154,18 @@ static double severity_weight(int severity)
     return severity >= TG_DLP_LOW && severity <= TG_DLP_CRITICAL ? severity * 0.25 : 0.0;
 }
 
-void tg__dlp_report_finish(tg_dlp_report *r, double min_confidence)
+int tg__dlp_report_finish(tg_dlp_report *r, double min_confidence)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->count; i++)
         if (r->items[i].pub.confidence >= min_confidence)
             r->items[n++] = r->items[i];
     r->count = n;
+    int rc = resolve_overlaps(r);
+    if (rc != TG_OK)
+        return rc;
     if (r->count > 1)
         qsort(r->items, r->count, sizeof *r->items, by_offset);
-
-    /* Overlapping built-ins: the stronger stays. `reach` is the furthest
-     * end of any finding up to this one, so the walk back stops as soon as
-     * nothing earlier can overlap. */
-    size_t reach = 0;
-    for (size_t i = 0; i < r->count; i++) {
-        tg__dlp_item *it = &r->items[i];
-        size_t end = it->pub.offset + it->pub.length;
-        reach = end > reach ? end : reach;
-        it->reach = reach;
-        if (it->rank == SIZE_MAX)
-            continue;
-        for (size_t k = i; k-- > 0 && r->items[k].reach > it->pub.offset;) {
-            tg__dlp_item *prev = &r->items[k];
-            if (prev->rank == SIZE_MAX || prev->displaced || !overlap(prev, it))
-                continue;
-            if (wins(prev, it)) {
-                it->displaced = true;
-                break;
-            }
-            prev->displaced = true;
-        }
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < r->count; i++)
-        if (!r->items[i].displaced)
-            r->items[kept++] = r->items[i];
-    r->count = kept;
 
     double keep_clean = 1.0;
     r->action = TG_DLP_ALLOW;
@@ -130,6 +178,9 @@ void tg__dlp_report_finish(tg_dlp_report *r, double min_confidence)
         keep_clean *= 1.0 - it->pub.confidence * severity_weight(it->pub.severity);
     }
     r->threat = 1.0 - keep_clean;
+    if (r->full)
+        r->action = TG_DLP_BLOCK; /* part of the text is unexamined: fail closed */
+    return TG_OK;
 }
 
 size_t tg_dlp_report_count(const tg_dlp_report *report)

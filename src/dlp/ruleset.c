@@ -75,7 +75,7 @@ void tg_dlp_ruleset_free(tg_dlp_ruleset *rules)
     for (size_t i = 0; i < rules->filter_count; i++)
         pcre2_code_free(rules->filters[i].code);
     free(rules->filters);
-    pcre2_match_context_free(rules->filter_limits);
+    free(rules->order);
     tg__dlp_domains_free(&rules->domains);
     free(rules);
 }
@@ -106,6 +106,22 @@ static int compile_builtins(tg_dlp_ruleset *rules, pcre2_compile_context *cc)
     }
     if (!tg__dlp_prefilter_build(&rules->prefilter, rules->builtins, rules->builtin_count))
         return tg__error(TG_ENOMEM, "dlp: out of memory for the prefilter");
+    /* The order a scan runs them in: most severe first, then as listed. */
+    rules->order = tg__dlp_calloc(n ? n : 1, sizeof *rules->order);
+    if (!rules->order)
+        return tg__error(TG_ENOMEM, "dlp: out of memory for detectors");
+    size_t k = 0;
+    for (int sev = TG_DLP_CRITICAL; sev >= TG_DLP_LOW; sev--)
+        for (size_t i = 0; i < n; i++)
+            if (rules->builtins[i].def->severity == sev)
+                rules->order[k++] = i;
+    rules->min_digits = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const tg__dlp_detector_def *def = rules->builtins[i].def;
+        if (!(def->anchors && *def->anchors) && def->min_digits &&
+            def->min_digits < rules->min_digits)
+            rules->min_digits = def->min_digits;
+    }
     return TG_OK;
 }
 
@@ -139,6 +155,10 @@ static int apply_action(tg_dlp_ruleset *rules, size_t index, const tg_dlp_action
             rules->builtins[i].action = rule->action;
             return TG_OK;
         }
+    /* With the built-ins disabled, an action for one of them is moot. */
+    for (size_t i = 0; rules->builtin_count == 0 && i < tg__dlp_detector_total(); i++)
+        if (strcmp(tg__dlp_detector_at(i)->id, id) == 0)
+            return TG_OK;
     return tg__error(TG_EINVAL, "dlp: actions[%zu]: unknown detector \"%.64s\"", index, id);
 }
 

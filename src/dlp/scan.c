@@ -15,6 +15,7 @@
 
 typedef struct scratch {
     pcre2_match_data *md;
+    pcre2_match_context *mctx; /* limits are set before each use */
     tg__dlp_spans *windows; /* per built-in detector */
     size_t window_lists;
     tg__dlp_clusters clusters;
@@ -31,6 +32,7 @@ static void scratch_free(void *p)
     if (!s)
         return;
     pcre2_match_data_free(s->md);
+    pcre2_match_context_free(s->mctx);
     for (size_t i = 0; i < s->window_lists; i++)
         tg__dlp_spans_free(&s->windows[i]);
     free(s->windows);
@@ -57,7 +59,8 @@ static scratch *thread_scratch(size_t detectors)
             return NULL;
         /* Ten pairs: a detector reports group 1; filters use group 0. */
         s->md = pcre2_match_data_create(10, tg__dlp_pcre2_general());
-        if (!s->md || pthread_setspecific(scratch_key, s) != 0) {
+        s->mctx = pcre2_match_context_create(tg__dlp_pcre2_general());
+        if (!s->md || !s->mctx || pthread_setspecific(scratch_key, s) != 0) {
             scratch_free(s);
             return NULL;
         }
@@ -94,27 +97,35 @@ static bool context_near(const char *words, const uint8_t *text, size_t len, siz
     return false;
 }
 
-/* Runs one detector's pattern over text[from..to) (the subject ends at
- * `to`, so lookarounds see the window) and adds what passes. */
+/* Runs one detector's pattern for matches that start in text[from..to)
+ * (the offset limit; the subject is the whole text, so a long match is
+ * not cut at the window's end) and adds what passes. */
 static int run_window(const tg__dlp_builtin *b, size_t rank, tg_dlp_report *r,
-                      const uint8_t *text, size_t len, size_t from, size_t to,
-                      pcre2_match_data *md)
+                      const uint8_t *text, size_t len, size_t from, size_t to, scratch *s)
 {
     const tg__dlp_detector_def *def = b->def;
+    pcre2_match_data *md = s->md;
+    pcre2_set_match_limit(s->mctx, TG__DLP_BUILTIN_MATCH_LIMIT);
+    pcre2_set_depth_limit(s->mctx, TG__DLP_BUILTIN_MATCH_LIMIT);
+    pcre2_set_offset_limit(s->mctx, to - 1);
     size_t at = from;
     while (at < to) {
-        int rc = pcre2_match(b->code, text, to, at, 0, md, NULL);
-        if (rc < 0)
-            return rc == PCRE2_ERROR_NOMATCH ? TG_OK
-                   : rc == PCRE2_ERROR_NOMEMORY ? tg__error(TG_ENOMEM, "dlp: out of memory")
-                                                : TG_OK; /* a limit: nothing found here */
+        int rc = pcre2_match(b->code, text, len, at, 0, md, s->mctx);
+        if (rc == PCRE2_ERROR_NOMATCH)
+            return TG_OK;
+        if (rc == PCRE2_ERROR_NOMEMORY)
+            return tg__error(TG_ENOMEM, "dlp: out of memory");
+        if (rc < 0) { /* a limit or the JIT stack: unknown here */
+            r->incomplete++;
+            return TG_OK;
+        }
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         size_t start = ov[0], end = ov[1];
         if ((rc == 0 || rc > 1) && ov[2] != PCRE2_UNSET) {
             start = ov[2];
             end = ov[3];
         }
-        at = ov[1] > at ? ov[1] : tg__dlp_next_char(text, to, at);
+        at = ov[1] > at ? ov[1] : tg__dlp_next_char(text, len, at);
         if (end <= start)
             continue;
         double confidence = def->base_confidence;
@@ -165,10 +176,14 @@ static size_t char_start(const uint8_t *text, size_t at)
 static int run_builtins(const tg_dlp_ruleset *rules, scratch *s, tg_dlp_report *r,
                         const uint8_t *text, size_t len)
 {
+    if (rules->builtin_count == 0)
+        return TG_OK;
     if (!tg__dlp_prefilter_run(&rules->prefilter, text, len, s->windows, rules->builtin_count) ||
-        !tg__dlp_find_clusters(&s->clusters, text, len))
+        !tg__dlp_find_clusters(&s->clusters, text, len, rules->min_digits))
         return tg__error(TG_ENOMEM, "dlp: out of memory for the prefilter");
-    for (size_t i = 0; i < rules->builtin_count; i++) {
+    /* Most severe first: if the report fills up, what matters most is in it. */
+    for (size_t o = 0; o < rules->builtin_count; o++) {
+        size_t i = rules->order[o];
         const tg__dlp_builtin *b = &rules->builtins[i];
         const tg__dlp_spans *w;
         if (b->def->anchors && *b->def->anchors) {
@@ -178,19 +193,34 @@ static int run_builtins(const tg_dlp_ruleset *rules, scratch *s, tg_dlp_report *
                 return tg__error(TG_ENOMEM, "dlp: out of memory for the prefilter");
             w = &s->digit_windows;
         } else {
-            int rc = run_window(b, i, r, text, len, 0, len, s->md);
+            int rc = len ? run_window(b, i, r, text, len, 0, len, s) : TG_OK;
             if (rc != TG_OK)
                 return rc;
             continue;
         }
         for (size_t k = 0; k < w->count; k++) {
             int rc = run_window(b, i, r, text, len, char_start(text, w->v[k].start),
-                                w->v[k].end, s->md);
+                                w->v[k].end, s);
             if (rc != TG_OK)
                 return rc;
         }
     }
     return TG_OK;
+}
+
+/* Scratch that a huge text grew is given back, so a thread does not keep
+ * hundreds of megabytes for the rest of its life. */
+#define SCRATCH_KEEP 4096 /* list entries kept between scans */
+
+static void shrink(scratch *s)
+{
+    if (s->clusters.capacity > SCRATCH_KEEP)
+        tg__dlp_clusters_free(&s->clusters);
+    if (s->digit_windows.capacity > SCRATCH_KEEP)
+        tg__dlp_spans_free(&s->digit_windows);
+    for (size_t i = 0; i < s->window_lists; i++)
+        if (s->windows[i].capacity > SCRATCH_KEEP)
+            tg__dlp_spans_free(&s->windows[i]);
 }
 
 typedef struct domain_hit {
@@ -243,22 +273,26 @@ int tg_dlp_scan(tg_dlp_report **out, const tg_dlp_ruleset *rules, const char *te
     r->text_len = len;
     const uint8_t *t = (const uint8_t *)(text ? text : "");
     domain_hit hit = {rules, r, t, len};
-    int rc = run_builtins(rules, s, r, t, len);
+    /* The workspace's own rules first, then the built-ins. */
+    int rc = tg__dlp_domains_scan(&rules->domains, t, len, add_domain, &hit);
     if (rc == TG_OK)
-        rc = tg__dlp_domains_scan(&rules->domains, t, len, add_domain, &hit);
+        rc = tg__dlp_run_filters(rules, r, t, len, s->md, s->mctx);
     if (rc == TG_OK)
-        rc = tg__dlp_run_filters(rules, r, t, len, s->md);
+        rc = run_builtins(rules, s, r, t, len);
     if (rc == TG_ERANGE) {
-        /* TG_DLP_FINDINGS_MAX reached: what was found stands, the rest of
-         * the text is unexamined. */
+        /* TG_DLP_FINDINGS_MAX reached: what was found stands, the rest is
+         * unexamined, and the report fails closed (tg__dlp_report_finish). */
         r->incomplete++;
+        r->full = true;
         rc = TG_OK;
     }
+    shrink(s);
+    if (rc == TG_OK)
+        rc = tg__dlp_report_finish(r, min_confidence);
     if (rc != TG_OK) {
         tg_dlp_report_free(r);
         return rc;
     }
-    tg__dlp_report_finish(r, min_confidence);
     *out = r;
     return TG_OK;
 }

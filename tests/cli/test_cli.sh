@@ -76,6 +76,18 @@ expect 0 "version" -- "$tg" --version
 expect 0 "detectors" -- "$tg" dlp detectors
 contains "$tmp/out" '"id":"credit_card"' "detector list"
 
+# a file name that is not UTF-8 still gives JSON Lines
+cp "$tmp/card.txt" "$tmp/$(printf 'bad\377name.txt')"
+expect 1 "a file name that is not UTF-8" -- "$tg" dlp scan "$tmp/$(printf 'bad\377name.txt')"
+if ! /usr/bin/python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]' "$tmp/out"; then
+    echo "FAIL: output for a non-UTF-8 file name is not UTF-8 JSON"; failures=$((failures + 1))
+fi
+
+# a filter that cannot finish fails closed: exit 1 even with nothing found
+{ head -c 200000 /dev/zero | tr '\0' a; echo '!'; } >"$tmp/aaa.txt"
+expect 1 "a filter that hits its limit" -- "$tg" dlp scan --no-builtin --filter '(a+)+$' "$tmp/aaa.txt"
+contains "$tmp/err" "could not finish" "the limit is reported"
+
 # binary garbage is scanned, not refused
 head -c 200000 /dev/urandom >"$tmp/garbage.bin"
 "$tg" dlp scan "$tmp/garbage.bin" >/dev/null 2>"$tmp/err"

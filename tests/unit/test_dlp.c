@@ -156,9 +156,26 @@ static void test_ruleset_errors(void **state)
     tg_dlp_action_rule no_filter = {"filter:3", TG_DLP_BLOCK};
     o.actions = &no_filter;
     expect_ruleset_error(&o, TG_EINVAL, "no content filter");
+    tg_dlp_options_init(&o);
+    const char *empty_match[] = {"(?i)(?=.*project)(?=.*falcon)"};
+    o.filters = empty_match;
+    o.filter_count = 1;
+    expect_ruleset_error(&o, TG_EINVAL, "filters[0]: the pattern can match the empty string");
+    tg_dlp_options_init(&o);
+    o.action_count = 1;
     tg_dlp_action_rule unnamed = {NULL, TG_DLP_BLOCK};
     o.actions = &unnamed;
     expect_ruleset_error(&o, TG_EINVAL, "no detector named");
+
+    /* With the built-ins off, an action for one of them is accepted. */
+    tg_dlp_options_init(&o);
+    tg_dlp_action_rule email = {"email", TG_DLP_BLOCK};
+    o.builtin_disabled = 1;
+    o.actions = &email;
+    o.action_count = 1;
+    tg_dlp_ruleset *r;
+    assert_int_equal(tg_dlp_ruleset_new(&r, &o), TG_OK);
+    tg_dlp_ruleset_free(r);
 
     tg_dlp_ruleset_free(NULL);
     tg_dlp_options_init(NULL);
@@ -281,6 +298,8 @@ static void test_blocked_domains(void **state)
         "EVIL.COM",
         "go to BAD-SITE.ORG today",
         "(https://sub.evil.com:8443/path?q=1)",
+        "in Markdown _evil.com_ renders as a link",
+        "__evil.com__ and evil.com- too",
     };
     for (size_t i = 0; i < sizeof hits / sizeof *hits; i++) {
         tg_dlp_report *rep = scan(r, hits[i]);
@@ -394,6 +413,165 @@ static void test_long_match(void **state)
     tg_dlp_ruleset_free(r);
 }
 
+/* The reviewer's cases: what a hostile or unlucky text must not get
+ * past. */
+
+/* Thousands of cheap findings do not hide a card, a blocked domain or a
+ * filter hit, and a report that overflows blocks. */
+static void test_findings_cap_fails_closed(void **state)
+{
+    (void)state;
+    const char *filters[] = {"(?i)project falcon"};
+    const char *domains[] = {"evil.example"};
+    tg_dlp_ruleset *r = rules_with(filters, 1, domains, 1);
+    const char *head = "card 4111 1111 1111 1111 project falcon https://evil.example/ ";
+    size_t n = strlen(head) + 7 * (TG_DLP_FINDINGS_MAX + 1);
+    char *text = malloc(n + 1);
+    strcpy(text, head);
+    for (size_t o = strlen(head); o < n; o += 7)
+        memcpy(text + o, "a@b.cc ", 7);
+    text[n] = '\0';
+    tg_dlp_report *rep;
+    assert_int_equal(tg_dlp_scan(&rep, r, text, n, 0.0), TG_OK);
+    assert_true(found(rep, "credit_card"));
+    assert_true(found(rep, "filter:0"));
+    assert_true(found(rep, "blocked_domain"));
+    assert_true(tg_dlp_report_incomplete(rep) >= 1);
+    assert_int_equal(tg_dlp_report_action(rep), TG_DLP_BLOCK);
+    char *out;
+    assert_int_equal(tg_dlp_redact(&out, NULL, rep, text, n), TG_OK);
+    assert_null(strstr(out, "4111 1111"));
+    tg_dlp_free(out);
+    tg_dlp_report_free(rep);
+    free(text);
+    tg_dlp_ruleset_free(r);
+}
+
+/* A filter whose work per position stays under the match limit still
+ * cannot take more than its time limit over a long text. */
+static void test_filter_time_limit(void **state)
+{
+    (void)state;
+    const char *filters[] = {"[ab]{0,300}[ac]{0,300}[de]", "needle"};
+    tg_dlp_options o;
+    tg_dlp_options_init(&o);
+    o.filters = filters;
+    o.filter_count = 2;
+    o.builtin_disabled = 1;
+    o.filter_time_limit_ms = 100;
+    tg_dlp_ruleset *r;
+    assert_int_equal(tg_dlp_ruleset_new(&r, &o), TG_OK);
+    size_t n = 200000;
+    char *text = malloc(n);
+    memset(text, 'a', n);
+    memcpy(text + n - 10, "needle", 6);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    tg_dlp_report *rep;
+    assert_int_equal(tg_dlp_scan(&rep, r, text, n, 0.0), TG_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(s < 2.0); /* unbounded: about 14 s on the reference machine */
+    assert_int_equal(tg_dlp_report_incomplete(rep), 1);
+    assert_true(found(rep, "filter:1")); /* the other filter still ran */
+    tg_dlp_report_free(rep);
+    free(text);
+    tg_dlp_ruleset_free(r);
+}
+
+/* True if the redaction of `text` keeps none of `secret`'s 8-byte pieces. */
+static bool redacted_away(const tg_dlp_ruleset *r, const char *text, const char *secret)
+{
+    tg_dlp_report *rep = scan(r, text);
+    char *out;
+    assert_int_equal(tg_dlp_redact(&out, NULL, rep, text, strlen(text)), TG_OK);
+    bool clean = true;
+    for (size_t i = 0; clean && i + 8 <= strlen(secret); i++) {
+        char piece[9];
+        memcpy(piece, secret + i, 8);
+        piece[8] = '\0';
+        clean = strstr(out, piece) == NULL;
+    }
+    tg_dlp_free(out);
+    tg_dlp_report_free(rep);
+    return clean;
+}
+
+/* Long matches are redacted whole: a key cut short (no END line), a long
+ * secret value. */
+static void test_long_matches_redacted_whole(void **state)
+{
+    (void)state;
+    tg_dlp_options o;
+    tg_dlp_options_init(&o);
+    tg_dlp_action_rule act = {"private_key", TG_DLP_REDACT};
+    o.actions = &act;
+    o.action_count = 1;
+    tg_dlp_ruleset *r;
+    assert_int_equal(tg_dlp_ruleset_new(&r, &o), TG_OK);
+
+    char body[26 * 65 + 1], text[4096];
+    for (int line = 0; line < 26; line++) {
+        for (int k = 0; k < 64; k++)
+            body[line * 65 + k] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"[(line * 5 + k * 11) % 64];
+        body[line * 65 + 64] = '\n';
+    }
+    body[sizeof body - 1] = '\0';
+    snprintf(text, sizeof text, "oops:\n-----BEGIN RSA PRIVATE KEY-----\n%s", body);
+    assert_true(redacted_away(r, text, body));
+
+    char value[151], line[300];
+    for (int k = 0; k < 150; k++)
+        value[k] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"[(k * 7 + k / 5) % 62];
+    value[150] = '\0';
+    snprintf(line, sizeof line, "password=%s end", value);
+    assert_true(redacted_away(r, line, value));
+    tg_dlp_ruleset_free(r);
+}
+
+/* A masked preview never shows a short match whole. */
+static void test_mask_short_matches(void **state)
+{
+    (void)state;
+    tg_dlp_options o;
+    tg_dlp_options_init(&o);
+    tg_dlp_action_rule act = {"ipv4", TG_DLP_MASK};
+    o.actions = &act;
+    o.action_count = 1;
+    tg_dlp_ruleset *r;
+    assert_int_equal(tg_dlp_ruleset_new(&r, &o), TG_OK);
+    const char *text = "dns at 8.8.8.8 and 1.1.1.1, gateway 10.0.0.1";
+    tg_dlp_report *rep = scan(r, text);
+    assert_int_equal(tg_dlp_report_count(rep), 3);
+    char *out;
+    assert_int_equal(tg_dlp_redact(&out, NULL, rep, text, strlen(text)), TG_OK);
+    assert_null(strstr(out, "8.8.8.8"));
+    assert_null(strstr(out, "1.1.1.1"));
+    assert_null(strstr(out, "10.0.0.1"));
+    assert_string_equal(tg_dlp_report_finding(rep, 0)->preview, "*.*.8.8");
+    tg_dlp_free(out);
+    tg_dlp_report_free(rep);
+    tg_dlp_ruleset_free(r);
+}
+
+/* Stray continuation bytes after a match are not swallowed into it. */
+static void test_stray_continuation_bytes(void **state)
+{
+    (void)state;
+    const char *domains[] = {"evil.example"};
+    tg_dlp_ruleset *r = rules_with(NULL, 0, domains, 1);
+    const char text[] = "go evil.example\x80\x80\x80\x80\x80\x80\x80\x80 now";
+    tg_dlp_report *rep;
+    assert_int_equal(tg_dlp_scan(&rep, r, text, sizeof text - 1, 0.0), TG_OK);
+    const tg_dlp_finding *f = finding_of(rep, "blocked_domain");
+    assert_non_null(f);
+    assert_int_equal(f->offset, 3);
+    assert_int_equal(f->length, 12);
+    tg_dlp_report_free(rep);
+    tg_dlp_ruleset_free(r);
+}
+
 /* Each finding raises the score; so do confidence and severity. */
 static void test_threat_score(void **state)
 {
@@ -443,6 +621,28 @@ static void test_redact_overlaps(void **state)
     tg_dlp_ruleset_free(r);
 }
 
+/* True if position p of text[0..len) is inside a well-formed UTF-8
+ * character (after its lead byte). Stray continuation bytes are not. */
+static bool inside_char(const uint8_t *text, size_t len, size_t p)
+{
+    if (p >= len || (text[p] & 0xC0) != 0x80)
+        return false;
+    for (size_t back = 1; back <= 3 && back <= p; back++) {
+        uint8_t lead = text[p - back];
+        if ((lead & 0xC0) == 0x80)
+            continue;
+        size_t n = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
+                 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+        if (n <= back || p - back + n > len)
+            return false;
+        for (size_t k = 1; k < n; k++)
+            if ((text[p - back + k] & 0xC0) != 0x80)
+                return false;
+        return true;
+    }
+    return false;
+}
+
 /* Garbage, invalid UTF-8, NUL bytes: no crash, spans on code points. */
 static void test_garbage(void **state)
 {
@@ -464,9 +664,8 @@ static void test_garbage(void **state)
         for (size_t i = 0; i < tg_dlp_report_count(rep); i++) {
             const tg_dlp_finding *f = tg_dlp_report_finding(rep, i);
             assert_true(f->offset + f->length <= sizeof buf);
-            assert_true((buf[f->offset] & 0xC0) != 0x80);
-            assert_true(f->offset + f->length == sizeof buf ||
-                        (buf[f->offset + f->length] & 0xC0) != 0x80);
+            assert_false(inside_char(buf, sizeof buf, f->offset));
+            assert_false(inside_char(buf, sizeof buf, f->offset + f->length));
         }
         if (round % 2) {
             assert_true(found(rep, "filter:0"));
@@ -539,6 +738,11 @@ int main(void)
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_ten_megabytes),
         cmocka_unit_test(test_findings_cap),
+        cmocka_unit_test(test_findings_cap_fails_closed),
+        cmocka_unit_test(test_filter_time_limit),
+        cmocka_unit_test(test_long_matches_redacted_whole),
+        cmocka_unit_test(test_mask_short_matches),
+        cmocka_unit_test(test_stray_continuation_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

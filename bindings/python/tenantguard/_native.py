@@ -156,6 +156,7 @@ ffi.cdef(
         const tg_dlp_action_rule *actions;
         size_t action_count;
         int builtin_disabled;
+        uint32_t filter_time_limit_ms;
     } tg_dlp_options;
     void tg_dlp_options_init(tg_dlp_options *opts);
     typedef struct tg_dlp_ruleset tg_dlp_ruleset;
