@@ -229,8 +229,10 @@ typedef int (*tg_audit_progress_cb)(void *user, uint64_t done, uint64_t total);
 
 /*
  * Verifies a chain (NULL workspace: the system chain) over [from_seq,
- * to_seq] (0, 0: all of it). A range starts at the nearest signed
- * checkpoint (or the retention anchor) at or before from_seq. Finding a
+ * to_seq] (0, 0: all of it; to_seq 0: to the end). A range is checked from
+ * the nearest signed checkpoint (or the retention anchor) at or before
+ * from_seq to the nearest at or after to_seq (else the end), so every
+ * record in it is bound by signatures; out gives what was checked. Finding a
  * problem is an outcome: TG_OK with out->problem set. The public key is
  * derived from the store's wrapped signing key through the root key, so a
  * store holding a key of someone else's does not verify.

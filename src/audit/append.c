@@ -1,21 +1,18 @@
 /*
  * append.c - appending records and signing checkpoints.
  *
- * A chain's head (last sequence and hash) is remembered per context, so an
- * append is one insert-if-absent. If another writer got there first (a
- * second context or process on the same store), the insert finds the key
- * taken: the head is read again inside the transaction, which the store
- * serialises, and the record is rebuilt on top of it. So two writers never
- * fork a chain.
+ * An append reads the chain's head (its last record) inside the store
+ * transaction, which the store serialises against every other writer, and
+ * inserts the next sequence number if absent. The head is never taken
+ * from memory: another context may have appended, or pruned records a
+ * remembered head would re-use. So writers never fork a chain.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../store/store_internal.h"
 #include "audit_impl.h"
-
-/* How often a record is rebuilt on a newer head before giving up. */
-#define APPEND_TRIES 8
 
 /* ---- heads --------------------------------------------------------------- */
 
@@ -23,42 +20,6 @@ typedef struct head {
     uint64_t seq;
     uint8_t hash[TG_AUDIT_HASH_BYTES];
 } head;
-
-static tg__audit_head *cached(struct tg_audit *a, const char *chain, size_t len)
-{
-    for (size_t i = 0; i < TG__AUDIT_HEADS; i++)
-        if (a->heads[i].used && a->heads[i].chain_len == len &&
-            memcmp(a->heads[i].chain, chain, len) == 0)
-            return &a->heads[i];
-    return NULL;
-}
-
-static void remember(struct tg_audit *a, const char *chain, size_t len, const head *h)
-{
-    tg__audit_head *slot = cached(a, chain, len);
-    if (!slot) {
-        /* A fixed table: when full, a slot chosen by the sequence number
-         * is reused; a forgotten head is read from the store next time. */
-        slot = &a->heads[h->seq % TG__AUDIT_HEADS];
-        for (size_t i = 0; i < TG__AUDIT_HEADS; i++)
-            if (!a->heads[i].used) {
-                slot = &a->heads[i];
-                break;
-            }
-    }
-    memcpy(slot->chain, chain, len);
-    slot->chain_len = len;
-    slot->seq = h->seq;
-    memcpy(slot->hash, h->hash, sizeof h->hash);
-    slot->used = true;
-}
-
-static void forget(struct tg_audit *a, const char *chain, size_t len)
-{
-    tg__audit_head *slot = cached(a, chain, len);
-    if (slot)
-        slot->used = false;
-}
 
 static int last_record(void *user, const uint8_t *key, size_t key_len, const uint8_t *value,
                        size_t value_len)
@@ -193,21 +154,12 @@ static int append_one(struct tg_audit *a, tg_store_txn *txn, prepared *p, pendin
     tg_store *store = tg__ctx_store(a->ctx);
     pending *pe = pending_of(pend, *n_pend, p->chain, p->chain_len);
     head h;
-    bool fresh = false; /* h was read from the store inside this txn */
     if (pe) {
         h = pe->h;
-        fresh = true;
     } else {
-        tg__audit_head *c = cached(a, p->chain, p->chain_len);
-        if (c) {
-            h.seq = c->seq;
-            memcpy(h.hash, c->hash, sizeof h.hash);
-        } else {
-            int rc = tg__audit_read_head(store, txn, p->chain, p->chain_len, &h.seq, h.hash);
-            if (rc != TG_OK)
-                return rc;
-            fresh = true;
-        }
+        int rc = tg__audit_read_head(store, txn, p->chain, p->chain_len, &h.seq, h.hash);
+        if (rc != TG_OK)
+            return rc;
     }
 
     char actor[TG__AUDIT_ACTOR_MAX + 1] = "", target[TG__AUDIT_ACTOR_MAX + 1];
@@ -239,28 +191,16 @@ static int append_one(struct tg_audit *a, tg_store_txn *txn, prepared *p, pendin
     if (!buf)
         return tg__error(TG_ENOMEM, "audit: out of memory for a record");
     uint8_t key[TG__AUDIT_KEY_MAX];
-    for (int tries = 0;; tries++) {
-        r.seq = h.seq + 1;
-        memcpy(r.prev, h.hash, sizeof r.prev);
-        tg__audit_record_encode(buf, &r);
-        size_t klen = tg__audit_seq_key(key, TG__AK_RECORD, p->chain, p->chain_len, r.seq);
-        rc = tg__store_insert(store, txn, key, klen, buf, size);
-        if (rc != TG_EEXISTS)
-            break;
-        /* Another writer appended since our head was read. Inside the
-         * transaction the store is ours: read the real head once more. */
-        forget(a, p->chain, p->chain_len);
-        if (fresh || tries == APPEND_TRIES) {
-            rc = tg__error(TG_ESTORE, "audit: sequence %llu of chain '%.*s' exists, but the "
-                                      "head read in this transaction is before it",
-                           (unsigned long long)r.seq, (int)p->chain_len, p->chain);
-            break;
-        }
-        if ((rc = tg__audit_read_head(store, txn, p->chain, p->chain_len, &h.seq, h.hash)) !=
-            TG_OK)
-            break;
-        fresh = true;
-    }
+    r.seq = h.seq + 1;
+    memcpy(r.prev, h.hash, sizeof r.prev);
+    tg__audit_record_encode(buf, &r);
+    size_t klen = tg__audit_seq_key(key, TG__AK_RECORD, p->chain, p->chain_len, r.seq);
+    rc = tg__store_insert(store, txn, key, klen, buf, size);
+    if (rc == TG_EEXISTS) /* the head was read in this transaction: a store that
+                             does not serialise transactions */
+        rc = tg__error(TG_ESTORE, "audit: sequence %llu of chain '%.*s' exists, but the "
+                                  "head read in this transaction is before it",
+                       (unsigned long long)r.seq, (int)p->chain_len, p->chain);
     if (rc == TG_OK) {
         h.seq = r.seq;
         tg__audit_hash(h.hash, buf, size);
@@ -296,28 +236,27 @@ static int append_events(tg_ctx *ctx, const tg_audit_event *events, size_t count
     size_t ready = 0;
     for (; rc == TG_OK && ready < count; ready++) {
         rc = prepare(&prep[ready], &events[ready]);
-        if (rc != TG_OK && count > 1)
-            rc = tg__error(rc, "audit: events[%zu]: %s", ready, tg_ctx_errmsg(NULL));
+        if (rc != TG_OK && count > 1) {
+            char why[256]; /* the message is about to be replaced */
+            snprintf(why, sizeof why, "%s", tg_ctx_errmsg(NULL));
+            rc = tg__error(rc, "audit: events[%zu]: %s", ready, why);
+        }
     }
     size_t n_pend = 0;
     if (rc == TG_OK) {
         pthread_mutex_lock(&a->lock);
         tg_store_txn *txn = NULL;
-        rc = tg__store_begin(store, &txn);
+        /* The keys first, in a commit of their own: a secret made inside
+         * this transaction would be lost if it rolled back. */
+        rc = tg__audit_keys(a);
         if (rc == TG_OK)
-            rc = tg__audit_keys(a, txn);
+            rc = tg__store_begin(store, &txn);
         for (size_t i = 0; rc == TG_OK && i < count; i++)
             rc = append_one(a, txn, &prep[i], pend, &n_pend, i == 0 ? out_first_seq : NULL);
         if (txn && rc == TG_OK)
             rc = tg__store_commit(store, txn);
         else if (txn)
             tg__store_rollback(store, txn);
-        for (size_t i = 0; i < n_pend; i++) {
-            if (rc == TG_OK)
-                remember(a, pend[i].chain, pend[i].len, &pend[i].h);
-            else
-                forget(a, pend[i].chain, pend[i].len);
-        }
         pthread_mutex_unlock(&a->lock);
     }
     for (size_t i = 0; prep && i < ready; i++)
@@ -337,9 +276,6 @@ int tg__audit_append_in_txn(struct tg_audit *a, tg_store_txn *txn, const tg_audi
     if (rc == TG_OK)
         rc = append_one(a, txn, &p, &pend, &n_pend, out_seq);
     tg__audit_free_string(p.details);
-    /* Its transaction may still fail: the head is read again next time. */
-    if (n_pend)
-        forget(a, pend.chain, pend.len);
     return rc;
 }
 

@@ -82,16 +82,6 @@ bool tg__audit_checkpoint_valid(const uint8_t pk[TG_AUDIT_PUBLIC_KEY_BYTES], con
                                 size_t chain_len, const tg__audit_checkpoint *c);
 
 /* The per-context state. */
-typedef struct tg__audit_head {
-    char chain[TG_ID_MAX];
-    size_t chain_len;
-    uint64_t seq;
-    uint8_t hash[TG_AUDIT_HASH_BYTES];
-    bool used;
-} tg__audit_head;
-
-#define TG__AUDIT_HEADS 64 /* chains whose head is remembered */
-
 struct tg_audit {
     tg_ctx *ctx;
     uint32_t checkpoint_interval;
@@ -99,7 +89,6 @@ struct tg_audit {
     bool keys_loaded;
     uint8_t *keys; /* secure memory: signing secret key, then index key */
     uint8_t public_key[TG_AUDIT_PUBLIC_KEY_BYTES];
-    tg__audit_head heads[TG__AUDIT_HEADS];
 };
 
 #define TG__AUDIT_SK(a) ((a)->keys)
@@ -124,8 +113,10 @@ int tg__audit_append_in_txn(struct tg_audit *a, tg_store_txn *txn, const tg_audi
                             uint64_t *out_seq);
 
 /* Loads the audit secret (creating it on first use) and derives the keys.
- * Call with a->lock held. */
-int tg__audit_keys(struct tg_audit *a, tg_store_txn *txn);
+ * Call with a->lock held and no transaction open on this thread: a new
+ * secret is committed on its own, so no rollback can lose a key that
+ * checkpoints were already signed with. */
+int tg__audit_keys(struct tg_audit *a);
 
 /* The pseudonym ("p-" + 32 hex) of `user` in `chain`, created when absent
  * (in txn). out has TG__AUDIT_ACTOR_MAX + 1 bytes. Call with a->lock held

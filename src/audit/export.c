@@ -192,13 +192,9 @@ int tg_audit_export(tg_ctx *ctx, const char *workspace, tg_audit_write_cb write,
         return tg__error(TG_EINVAL, "audit: NULL %s", ctx ? "write callback" : "context");
     if (workspace && (rc = tg__check_id("workspace id", workspace, &len)) != TG_OK)
         return rc;
-    struct tg_audit *a = tg__ctx_audit(ctx);
+    /* The key under the audit lock; the chain is read without it. */
     uint8_t pk[TG_AUDIT_PUBLIC_KEY_BYTES];
-    pthread_mutex_lock(&a->lock);
-    rc = tg__audit_keys(a);
-    memcpy(pk, a->public_key, sizeof pk);
-    pthread_mutex_unlock(&a->lock);
-    if (rc != TG_OK)
+    if ((rc = tg_audit_public_key(ctx, pk)) != TG_OK)
         return rc;
 
     exporter x;

@@ -37,8 +37,9 @@ static int unwrap(struct tg_audit *a, const uint8_t *value, size_t len,
                                      value + 1, len - 1, secret, "audit secret");
 }
 
-int tg__audit_keys(struct tg_audit *a, tg_store_txn *txn)
+int tg__audit_keys(struct tg_audit *a)
 {
+    tg_store_txn *txn = NULL; /* each store call commits on its own */
     if (a->keys_loaded)
         return TG_OK;
     tg_store *store = tg__ctx_store(a->ctx);
@@ -78,7 +79,7 @@ int tg_audit_public_key(tg_ctx *ctx, uint8_t out[TG_AUDIT_PUBLIC_KEY_BYTES])
         return tg__error(TG_EINVAL, "audit: NULL argument");
     struct tg_audit *a = tg__ctx_audit(ctx);
     pthread_mutex_lock(&a->lock);
-    int rc = tg__audit_keys(a, NULL);
+    int rc = tg__audit_keys(a);
     if (rc == TG_OK)
         memcpy(out, a->public_key, TG_AUDIT_PUBLIC_KEY_BYTES);
     pthread_mutex_unlock(&a->lock);

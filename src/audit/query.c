@@ -169,7 +169,7 @@ static int find_actor(tg_ctx *ctx, query_run *run, const char *actor, size_t act
 {
     struct tg_audit *a = tg__ctx_audit(ctx);
     pthread_mutex_lock(&a->lock);
-    int rc = tg__audit_keys(a, NULL);
+    int rc = tg__audit_keys(a);
     pthread_mutex_unlock(&a->lock);
     if (rc == TG_OK)
         rc = tg__audit_pseudonym_find(a, NULL, run->chain, run->chain_len, actor, actor_len,

@@ -200,7 +200,15 @@ int tg__audit_details(char **out, const char *text, size_t len)
                          TG_AUDIT_DETAILS_MAX);
     if (!tg__utf8_valid((const uint8_t *)text, len))
         return tg__error(TG_EINVAL, "audit: details are not valid UTF-8");
-    cJSON *json = cJSON_ParseWithLength(text, len);
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    while (json && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' ||
+                                        *end == '\r'))
+        end++;
+    if (json && end != text + len) { /* "{} and more" is not an object */
+        cJSON_Delete(json);
+        json = NULL;
+    }
     if (!json || !cJSON_IsObject(json)) {
         cJSON_Delete(json);
         return tg__error(TG_EINVAL, "audit: details must be a JSON object");

@@ -101,6 +101,28 @@ static int last_checkpoint(tg_store *store, const char *chain, size_t len, uint6
                           last_checkpoint_row, c);
 }
 
+static int first_row_seq(void *user, const uint8_t *key, size_t key_len, const uint8_t *value,
+                         size_t value_len)
+{
+    (void)value, (void)value_len;
+    *(uint64_t *)user = tg__get_u64(key + key_len - 8);
+    return 1;
+}
+
+/* *to becomes the seq of the first checkpoint at or after `from`, or 0
+ * (the end of the chain) when there is none. */
+static int first_checkpoint_from(tg_store *store, const char *chain, size_t len, uint64_t from,
+                                 uint64_t *to)
+{
+    uint8_t lo[TG__AUDIT_KEY_MAX], hi[TG__AUDIT_KEY_MAX];
+    size_t lo_len = tg__audit_seq_key(lo, TG__AK_CHECKPOINT, chain, len, from);
+    size_t hi_len = tg__store_prefix_end(lo, lo_len - 8, hi);
+    uint64_t seq = 0;
+    int rc = tg__store_scan(store, NULL, lo, lo_len, hi, hi_len, 0, first_row_seq, &seq);
+    *to = seq;
+    return rc;
+}
+
 static int run(struct tg_audit *a, walk *w, const char *chain, size_t len, uint64_t from_seq)
 {
     tg_store *store = tg__ctx_store(a->ctx);
@@ -138,6 +160,13 @@ static int run(struct tg_audit *a, walk *w, const char *chain, size_t len, uint6
             start_seq = latest.seq;
         }
     }
+
+    /* The end: a range runs on to the first checkpoint at or after its last
+     * record (else the end of the chain), so a record near its end is bound
+     * by a signature on that side too. */
+    if (w->to_seq && (rc = first_checkpoint_from(store, chain, len, w->to_seq, &w->to_seq)) !=
+                         TG_OK)
+        return rc;
 
     /* The checkpoints after the start, and the chain's latest. */
     uint8_t lo[TG__AUDIT_KEY_MAX], hi[TG__AUDIT_KEY_MAX];
@@ -191,7 +220,7 @@ int tg_audit_verify(tg_ctx *ctx, tg_audit_verdict *out, const char *workspace, u
     struct tg_audit *a = tg__ctx_audit(ctx);
     uint8_t pk[TG_AUDIT_PUBLIC_KEY_BYTES];
     pthread_mutex_lock(&a->lock);
-    rc = tg__audit_keys(a, NULL);
+    rc = tg__audit_keys(a);
     memcpy(pk, a->public_key, sizeof pk);
     pthread_mutex_unlock(&a->lock);
     if (rc != TG_OK)
