@@ -96,6 +96,24 @@ static inline int at_verify(tg_ctx *ctx, tg_audit_verdict *v, const char *ws, ui
     return tg_audit_verify(ctx, v, ws, from, to, NULL, NULL);
 }
 
+/* Verifies a whole chain: true when it is valid, else false with the
+ * error or the problem on stderr. The verdict is in *v either way. */
+static inline bool at_chain_valid(tg_ctx *ctx, const char *ws, tg_audit_verdict *v)
+{
+    int rc = at_verify(ctx, v, ws, 0, 0);
+    if (rc != TG_OK) {
+        fprintf(stderr, "verify '%s': %s: %s\n", ws ? ws : "", tg_strerror(rc),
+                tg_ctx_errmsg(NULL));
+        return false;
+    }
+    if (v->problem != TG_AUDIT_VALID) {
+        fprintf(stderr, "verify '%s': %s at %llu: %s\n", ws ? ws : "",
+                tg_audit_problem_name(v->problem), (unsigned long long)v->bad_seq, v->reason);
+        return false;
+    }
+    return true;
+}
+
 /* Rows of one kind of a chain, in key order (for counting and scanning). */
 typedef int (*at_row_fn)(void *user, uint64_t seq, const uint8_t *value, size_t len);
 typedef struct at_rows {

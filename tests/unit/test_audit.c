@@ -38,11 +38,7 @@ static uint64_t append(tg_ctx *ctx, const char *ws, const char *actor)
 static void expect_valid(tg_ctx *ctx, const char *ws, uint64_t records)
 {
     tg_audit_verdict v;
-    expect_rc(at_verify(ctx, &v, ws, 0, 0), TG_OK);
-    if (v.problem != TG_AUDIT_VALID)
-        print_error("chain '%s': %s at %llu: %s\n", ws ? ws : "", tg_audit_problem_name(v.problem),
-                    (unsigned long long)v.bad_seq, v.reason);
-    assert_int_equal(v.problem, TG_AUDIT_VALID);
+    assert_true(at_chain_valid(ctx, ws, &v));
     assert_int_equal(v.records, records);
 }
 

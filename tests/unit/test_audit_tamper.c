@@ -241,9 +241,11 @@ static void test_truncate_tail(void **state)
     put_rec(w, "acme", 13, &saved[13]);
     put_rec(w, "acme", 14, &saved[14]);
     expect_verdict(w, "acme", 0, 0, TG_AUDIT_TRUNCATED, 15);
-    /* A range up to 14 is whole; one that reaches 15 is not. */
-    expect_verdict(w, "acme", 11, 14, TG_AUDIT_VALID, 0);
+    /* A range runs on to the next checkpoint, 15, so one up to 14 sees
+     * the truncation too; one that ends at the checkpoint of 10 does not. */
+    expect_verdict(w, "acme", 11, 14, TG_AUDIT_TRUNCATED, 15);
     expect_verdict(w, "acme", 11, 15, TG_AUDIT_TRUNCATED, 15);
+    expect_verdict(w, "acme", 6, 10, TG_AUDIT_VALID, 0);
     /* Everything gone but the checkpoints. */
     at_bytes all[HEAD + 1];
     for (uint64_t s = 1; s <= 14; s++) {
@@ -508,18 +510,26 @@ static void test_ranges(void **state)
 {
     world *w = *state;
     tg_audit_verdict v;
-    /* A range starts at the checkpoint before its first record. */
+    /* A range starts at the checkpoint before its first record and runs
+     * on to the first checkpoint at or after its last (else the end). */
     assert_int_equal(at_verify(w->ctx, &v, "acme", 12, 14), TG_OK);
     assert_int_equal(v.problem, TG_AUDIT_VALID);
     assert_int_equal(v.first_seq, 11);
-    assert_int_equal(v.last_seq, 14);
-    assert_int_equal(v.records, 4);
+    assert_int_equal(v.last_seq, 15);
+    assert_int_equal(v.records, 5);
+    assert_int_equal(v.checkpoints, 2); /* 10 (the start) and 15 */
     assert_int_equal(at_verify(w->ctx, &v, "acme", 11, 0), TG_OK);
     assert_int_equal(v.first_seq, 11);
     assert_int_equal(v.last_seq, HEAD);
     assert_int_equal(at_verify(w->ctx, &v, "acme", 1, 3), TG_OK);
     assert_int_equal(v.first_seq, 1);
-    assert_int_equal(v.last_seq, 3);
+    assert_int_equal(v.last_seq, 5);
+    assert_int_equal(at_verify(w->ctx, &v, "acme", 10, 10), TG_OK);
+    assert_int_equal(v.first_seq, 6);
+    assert_int_equal(v.last_seq, 10);
+    assert_int_equal(at_verify(w->ctx, &v, "acme", 16, 16), TG_OK);
+    assert_int_equal(v.first_seq, 16);
+    assert_int_equal(v.last_seq, HEAD);
 
     /* Tampering with record 12's content. */
     at_bytes orig, b;
@@ -569,12 +579,17 @@ static void test_range_last_record(void **state)
     b = orig;
     b.b[b.n - 3] ^= 0x01;
     put_rec(w, "acme", 12, &b);
-    tg_audit_verdict v;
-    assert_int_equal(at_verify(w->ctx, &v, "acme", 11, 12), TG_OK);
+    expect_verdict(w, "acme", 11, 12, TG_AUDIT_BAD_HASH, 13);
+    expect_verdict(w, "acme", 12, 12, TG_AUDIT_BAD_HASH, 13);
     put_rec(w, "acme", 12, &orig);
-    if (v.problem == TG_AUDIT_VALID)
-        print_error("verify acme [11, 12] with record 12 rewritten: valid\n");
-    assert_int_not_equal(v.problem, TG_AUDIT_VALID);
+    /* With no checkpoint after it, the range runs to the head. */
+    get_rec(w, "acme", 16, &orig);
+    b = orig;
+    b.b[b.n - 3] ^= 0x01;
+    put_rec(w, "acme", 16, &b);
+    expect_verdict(w, "acme", 16, 16, TG_AUDIT_BAD_HASH, HEAD);
+    put_rec(w, "acme", 16, &orig);
+    expect_verdict(w, "acme", 11, 12, TG_AUDIT_VALID, 0);
 }
 
 /* ---- what cannot be detected ----------------------------------------------------------------- */
