@@ -18,5 +18,6 @@
 char *cli_read_file(const char *path, size_t max, size_t *out_len);
 
 int cli_dlp(int argc, char **argv);
+int cli_audit(int argc, char **argv);
 
 #endif /* TG_CLI_H */

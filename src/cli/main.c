@@ -18,6 +18,8 @@ static void usage(FILE *to)
             "commands:\n"
             "  dlp scan [options] [FILE...]   find sensitive data (stdin without FILE)\n"
             "  dlp detectors                  list the built-in detectors\n"
+            "  audit verify|export|query ...  check, export or search the audit log of a\n"
+            "                                 store (`tenantguard audit --help`)\n"
             "  --version                      print the library version\n"
             "  --help                         this text; `tenantguard dlp --help` for more\n"
             "\n"
@@ -87,6 +89,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "dlp") == 0)
         return cli_dlp(argc - 2, argv + 2);
+    if (strcmp(argv[1], "audit") == 0)
+        return cli_audit(argc - 2, argv + 2);
     fprintf(stderr, "tenantguard: unknown command \"%s\"\n", argv[1]);
     usage(stderr);
     return CLI_USAGE;
