@@ -17,6 +17,7 @@ locks what it needs and cffi releases the GIL during calls).
 """
 import contextlib
 import dataclasses
+import json
 import threading
 import weakref
 
@@ -29,7 +30,8 @@ __all__ = [
     "KmsError", "Store", "Context", "RateVerdict", "tier_default", "DIMENSIONS", "TIERS",
     "version", "Ruleset", "Report", "Finding", "Detector", "dlp_detectors", "DLP_ACTIONS",
     "DLP_CATEGORIES", "DLP_SEVERITIES", "DLP_TEXT_MAX", "DLP_FILTERS_MAX", "DLP_DOMAINS_MAX",
-    "DLP_FINDINGS_MAX",
+    "DLP_FINDINGS_MAX", "Audit", "AuditVerdict", "audit_verify_export", "AUDIT_ACTIONS",
+    "AUDIT_OUTCOMES", "AUDIT_SEVERITIES", "AUDIT_TAGS", "AUDIT_PROBLEMS", "AUDIT_DETAILS_MAX",
 ]
 
 
@@ -268,13 +270,22 @@ class Context(_Closeable):
     it), master_key_path, $TENANTGUARD_MASTER_KEY or "<store_path>.key".
     `limiter` is a dict of rate-limiter settings ({"ip": (600, 100),
     "global": (600000, 20000), "max_keys": ..., "penalty_base_ms": ...}).
+    `checkpoint_interval` is the number of audit records between signed
+    checkpoints (None: the library's default, 1000); `ctx.audit` is the
+    audit log (see Audit).
     close() waits for calls in flight on other threads."""
 
     def __init__(self, store=None, *, store_path=None, master_key=None, master_key_path=None,
-                 limiter=None):
+                 limiter=None, checkpoint_interval=None):
         cfg = ffi.new("tg_config *")
         lib.tg_config_init(cfg)
         keep = []  # C strings and structs that must live until tg_ctx_open returns
+        if checkpoint_interval is not None:
+            audit_opts = ffi.new("tg_audit_options *")
+            lib.tg_audit_options_init(audit_opts)
+            audit_opts.checkpoint_interval = _limit(checkpoint_interval, "checkpoint_interval")
+            keep.append(audit_opts)
+            cfg.audit = audit_opts
         if limiter is not None:
             keep.append(_limiter_options(limiter))
             cfg.limiter = keep[-1]
@@ -310,7 +321,7 @@ class Context(_Closeable):
             if key is not None:
                 ffi.memmove(key, bytes(len(key)), len(key))
         self._handle = _Handle(out[0], lambda p: _close_context(p, store_handle), "context")
-
+        self.audit = Audit(self._handle)
 
     def encrypt(self, workspace, subject, message_id, plaintext):
         """Returns the envelope (bytes) sealing `plaintext` for `subject`."""
@@ -638,3 +649,310 @@ class Ruleset(_Closeable):
         with self._handle.use() as rules:
             _check(lib.tg_dlp_scan(out, rules, data, len(data), float(min_confidence)))
         return Report(out[0], data, is_str)
+
+
+# ---- the audit log ----
+
+
+def _names_until_none(fn, first):
+    """Names fn gives for first, first + 1, ... up to its first NULL."""
+    names = []
+    while True:
+        name = fn(first + len(names))
+        if name == ffi.NULL:
+            return tuple(names)
+        names.append(ffi.string(name).decode())
+
+
+# Names from the library's catalogue: AUDIT_ACTIONS[v - 1] is the name of
+# action v ("message.sent" is 1), AUDIT_OUTCOMES[v] and AUDIT_SEVERITIES[v]
+# those of outcome and severity v, AUDIT_TAGS[i] that of tag bit 1 << i,
+# AUDIT_PROBLEMS[v] that of a verification problem ("valid" is 0).
+AUDIT_ACTIONS = _names_until_none(lib.tg_audit_action_name, 1)
+AUDIT_OUTCOMES = _names_until_none(lib.tg_audit_outcome_name, 0)
+AUDIT_SEVERITIES = _names_until_none(lib.tg_audit_severity_name, 0)
+AUDIT_TAGS = tuple(ffi.string(lib.tg_audit_tag_name(1 << i)).decode()
+                   for i in range(32) if lib.tg_audit_tag_name(1 << i) != ffi.NULL)
+AUDIT_PROBLEMS = _names_until_none(lib.tg_audit_problem_name, 0)
+AUDIT_DETAILS_MAX = lib.tg_audit_details_max()  # bytes of details JSON
+
+
+def _int(value, what, lo, hi):
+    """An int argument in [lo, hi] (bool is not an int here)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise InvalidArgument(-1, f"{what} must be in [{lo}, {hi}], not {value}")
+    return value
+
+
+_U64 = (1 << 64) - 1
+_I64 = (-(1 << 63), (1 << 63) - 1)
+
+
+def _coded(value, names, first, what):
+    """The C value of a name in `names` (value = index + first), or an int
+    passed through for the library to check."""
+    if isinstance(value, str):
+        return _index(names, value, what) + first
+    return _int(value, what, -(1 << 31), (1 << 31) - 1)
+
+
+def _action(value):
+    if isinstance(value, str):
+        code = lib.tg_audit_action_from_name(_id(value, "action"))
+        if code == 0:
+            raise InvalidArgument(-1, f"unknown action {value!r} (see AUDIT_ACTIONS)")
+        return code
+    return _coded(value, AUDIT_ACTIONS, 1, "action")
+
+
+def _tags(values):
+    if values is None:
+        return 0
+    if isinstance(values, (str, bytes)):
+        raise TypeError(f"tags must be a list of names, not a single {type(values).__name__}")
+    bits = 0
+    for name in values:
+        bits |= 1 << _index(AUDIT_TAGS, name, "tag")
+    return bits
+
+
+def _details(value):
+    """Details as JSON text (str or bytes, checked by the library) or a
+    dict, dumped compactly."""
+    if isinstance(value, dict):
+        try:
+            value = json.dumps(value, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidArgument(-1, f"details cannot be JSON: {exc}") from exc
+    return _id(value, "details")
+
+
+def _cstr(keep, value, what):
+    """A C string for an optional id, kept alive by `keep`."""
+    if value is None:
+        return ffi.NULL
+    keep.append(ffi.new("char[]", _id(value, what)))
+    return keep[-1]
+
+
+_EVENT_FIELDS = ("workspace", "action", "actor", "actor_ip", "target", "target_is_subject",
+                 "outcome", "severity", "tags", "details")
+
+
+def _fill_event(ev, keep, workspace=None, action="message.sent", actor=None, actor_ip=None,
+                target=None, target_is_subject=False, outcome="success", severity="info",
+                tags=None, details=None):
+    """Fills a tg_audit_event *; `keep` holds the C strings until the call."""
+    lib.tg_audit_event_init(ev)
+    ev.workspace = _cstr(keep, workspace, "workspace")
+    ev.actor = _cstr(keep, actor, "actor")
+    ev.actor_ip = _cstr(keep, actor_ip, "actor_ip")
+    ev.target = _cstr(keep, target, "target")
+    ev.action = _action(action)
+    if not isinstance(target_is_subject, bool):
+        raise TypeError("target_is_subject must be a bool")
+    ev.target_is_subject = int(target_is_subject)
+    ev.outcome = _coded(outcome, AUDIT_OUTCOMES, 0, "outcome")
+    ev.severity = _coded(severity, AUDIT_SEVERITIES, 0, "severity")
+    ev.tags = _tags(tags)
+    ev.details = ffi.NULL if details is None else _cstr(keep, _details(details), "details")
+
+
+@dataclasses.dataclass(frozen=True)
+class AuditVerdict:
+    """The outcome of a verification. `problem` is "valid" or the first
+    problem found ("bad_hash", "gap", "reordered", "bad_signature",
+    "truncated", "malformed"), at record `bad_seq`; first_seq..last_seq is
+    the range checked, `records` and `checkpoints` what was checked, and
+    `reason` a sentence for people. A problem is an outcome, not an
+    exception."""
+
+    problem: str
+    bad_seq: int
+    first_seq: int
+    last_seq: int
+    records: int
+    checkpoints: int
+    reason: str
+
+    @property
+    def valid(self):
+        return self.problem == "valid"
+
+
+def _verdict(v):
+    return AuditVerdict(_name_of(AUDIT_PROBLEMS, v.problem), v.bad_seq, v.first_seq, v.last_seq,
+                        v.records, v.checkpoints,
+                        ffi.string(v.reason).decode("utf-8", "replace"))
+
+
+def _new_verdict():
+    v = ffi.new("tg_audit_verdict *")
+    lib.tg_audit_verdict_init(v)
+    return v
+
+
+class Audit:
+    """The audit log of a Context (ctx.audit): one hash chain per workspace
+    and one for the system (workspace=None). People (actor, and target
+    with target_is_subject=True) are stored as per-workspace pseudonyms.
+    Actions, outcomes, severities and tags are names from AUDIT_ACTIONS,
+    AUDIT_OUTCOMES, AUDIT_SEVERITIES and AUDIT_TAGS (or their C values).
+    Thread-safe like the Context."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def append(self, workspace=None, action="message.sent", actor=None, actor_ip=None,
+               target=None, target_is_subject=False, outcome="success", severity="info",
+               tags=None, details=None):
+        """Records one event; returns its sequence number in its chain.
+        tags=None (or []) means the action's default compliance tags;
+        details is a dict (or JSON object text) of ids and counts, never
+        content."""
+        keep = []
+        ev = ffi.new("tg_audit_event *")
+        _fill_event(ev, keep, workspace, action, actor, actor_ip, target, target_is_subject,
+                    outcome, severity, tags, details)
+        seq = ffi.new("uint64_t *")
+        with self._handle.use() as ctx:
+            _check(lib.tg_audit_append(ctx, ev, seq))
+        return seq[0]
+
+    def append_batch(self, events):
+        """Records a list of events (dicts with append()'s keyword names) in
+        one transaction, all or none; returns the first one's sequence
+        number (in the first event's chain)."""
+        events = list(events)
+        if not events:
+            raise InvalidArgument(-1, "append_batch needs at least one event")
+        keep = []
+        arr = ffi.new("tg_audit_event[]", len(events))
+        for i, event in enumerate(events):
+            if not isinstance(event, dict):
+                raise TypeError(f"events[{i}] must be a dict, not {type(event).__name__}")
+            unknown = set(event) - set(_EVENT_FIELDS)
+            if unknown:
+                raise InvalidArgument(-1, f"events[{i}]: unknown field(s) {sorted(unknown)}")
+            _fill_event(ffi.addressof(arr, i), keep, **event)
+        seq = ffi.new("uint64_t *")
+        with self._handle.use() as ctx:
+            _check(lib.tg_audit_append_batch(ctx, arr, len(events), seq))
+        return seq[0]
+
+    def checkpoint(self, workspace=None):
+        """Signs a checkpoint of the chain's head now; returns its sequence
+        number (NotFound for an empty chain)."""
+        ws = _opt_id(workspace, "workspace")
+        seq = ffi.new("uint64_t *")
+        with self._handle.use() as ctx:
+            _check(lib.tg_audit_checkpoint(ctx, ws, seq))
+        return seq[0]
+
+    def public_key(self):
+        """The Ed25519 key (32 bytes) that verifies checkpoints; keep a copy
+        where the store's owner cannot write."""
+        out = ffi.new("uint8_t[]", lib.tg_audit_public_key_bytes())
+        with self._handle.use() as ctx:
+            _check(lib.tg_audit_public_key(ctx, out))
+        return ffi.buffer(out)[:]
+
+    def verify(self, workspace=None, from_seq=0, to_seq=0):
+        """Verifies a chain, all of it or [from_seq, to_seq]; returns an
+        AuditVerdict."""
+        ws = _opt_id(workspace, "workspace")
+        lo, hi = _int(from_seq, "from_seq", 0, _U64), _int(to_seq, "to_seq", 0, _U64)
+        v = _new_verdict()
+        with self._handle.use() as ctx:
+            _check(lib.tg_audit_verify(ctx, v, ws, lo, hi, ffi.NULL, ffi.NULL))
+        return _verdict(v)
+
+    def query(self, workspace=None, *, since_ms=0, until_ms=0, action=None, actor=None,
+              outcome=None, after_seq=0, limit=0):
+        """Records of a chain matching every filter given, as a dict
+        {"records": [...], "next_after_seq": int or None}: pass
+        next_after_seq back as after_seq for the next page. since_ms is
+        inclusive, until_ms exclusive (0: no bound); actor is a user id;
+        limit 0 means 100 (at most 10000). A record whose person was
+        erased has "actor_erased": True (or "target_erased")."""
+        q = ffi.new("tg_audit_query *")
+        lib.tg_audit_query_init(q)
+        keep = []
+        q.workspace = _cstr(keep, workspace, "workspace")
+        q.actor = _cstr(keep, actor, "actor")
+        q.since_ms = _int(since_ms, "since_ms", *_I64)
+        q.until_ms = _int(until_ms, "until_ms", *_I64)
+        q.action = 0 if action is None else _action(action)
+        q.outcome = -1 if outcome is None else _coded(outcome, AUDIT_OUTCOMES, 0, "outcome")
+        q.after_seq = _int(after_seq, "after_seq", 0, _U64)
+        q.limit = _int(limit, "limit", 0, (1 << 32) - 1)
+        out = ffi.new("char **")
+        with self._handle.use() as ctx:
+            _check(lib.tg_audit_query_json(ctx, out, q))
+        try:
+            return json.loads(ffi.string(out[0]).decode("utf-8"))
+        finally:
+            lib.tg_audit_free(out[0])
+
+    def export(self, workspace=None):
+        """The chain as JSON Lines (a str): a header with the public key,
+        the retention anchor if any, every record and checkpoint. Check it
+        with audit_verify_export()."""
+        ws = _opt_id(workspace, "workspace")
+        lines = []
+
+        def write(user, line, length):
+            lines.append(ffi.buffer(line, length)[:])
+            return 0
+
+        # Kept alive (a local) until the call returns; an exception inside
+        # write() (memory) stops the export with TG_ECALLBACK.
+        cb = ffi.callback("tg_audit_write_cb", write, error=-18)
+        with self._handle.use() as ctx:
+            _check(lib.tg_audit_export(ctx, ws, cb, ffi.NULL))
+        return b"".join(lines).decode("utf-8")
+
+    def prune(self, workspace, older_than_ms):
+        """Deletes the chain's records older than older_than_ms (ms since
+        the epoch) up to its latest checkpoint before them, which stays as
+        the anchor; returns how many were deleted."""
+        ws = _opt_id(workspace, "workspace")
+        older = _int(older_than_ms, "older_than_ms", *_I64)
+        out = ffi.new("uint64_t *")
+        with self._handle.use() as ctx:
+            _check(lib.tg_audit_prune(ctx, ws, older, out))
+        return out[0]
+
+    def erase_subject(self, workspace, user):
+        """Deletes the user's pseudonym mapping in the workspace (erasure):
+        the chain still verifies, and queries show the records as erased.
+        NotFound if the workspace has none for the user."""
+        ws, u = _opt_id(workspace, "workspace"), _id(user, "user")
+        with self._handle.use() as ctx:
+            _check(lib.tg_audit_erase_subject(ctx, ws, u))
+
+
+def audit_verify_export(data, public_key=None):
+    """Verifies an export (str or bytes, from Audit.export) offline and
+    returns an AuditVerdict. public_key (32 bytes, from Audit.public_key,
+    kept elsewhere) is the key to trust; None trusts the key in the file,
+    which proves only that the file is self-consistent."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    elif isinstance(data, (bytearray, memoryview)):
+        data = bytes(data)
+    elif not isinstance(data, bytes):
+        raise TypeError(f"data must be str or bytes, not {type(data).__name__}")
+    pk = ffi.NULL
+    if public_key is not None:
+        if not isinstance(public_key, (bytes, bytearray)):
+            raise TypeError(f"public_key must be bytes, not {type(public_key).__name__}")
+        if len(public_key) != lib.tg_audit_public_key_bytes():
+            raise InvalidArgument(-1, f"public_key must be {lib.tg_audit_public_key_bytes()} "
+                                      f"bytes, not {len(public_key)}")
+        pk = bytes(public_key)
+    v = _new_verdict()
+    _check(lib.tg_audit_verify_export(v, data, len(data), pk, ffi.NULL, ffi.NULL))
+    return _verdict(v)

@@ -187,6 +187,81 @@ ffi.cdef(
     const char *tg_dlp_category_name(int category);
     const char *tg_dlp_action_name(int action);
     const char *tg_dlp_severity_name(int severity);
+
+    typedef struct tg_audit_options {
+        uint32_t version;
+        uint32_t struct_size;
+        uint32_t checkpoint_interval;
+    } tg_audit_options;
+    void tg_audit_options_init(tg_audit_options *opts);
+    size_t tg_audit_details_max(void);
+    size_t tg_audit_hash_bytes(void);
+    size_t tg_audit_public_key_bytes(void);
+    const char *tg_audit_action_name(int action);
+    int tg_audit_action_from_name(const char *name);
+    const char *tg_audit_outcome_name(int outcome);
+    const char *tg_audit_severity_name(int severity);
+    const char *tg_audit_tag_name(uint32_t tag);
+    typedef struct tg_audit_event {
+        uint32_t version;
+        uint32_t struct_size;
+        const char *workspace;
+        const char *actor;
+        const char *actor_ip;
+        int action;
+        const char *target;
+        int target_is_subject;
+        int outcome;
+        int severity;
+        uint32_t tags;
+        const char *details;
+    } tg_audit_event;
+    void tg_audit_event_init(tg_audit_event *event);
+    int tg_audit_append(tg_ctx *ctx, const tg_audit_event *event, uint64_t *out_seq);
+    int tg_audit_append_batch(tg_ctx *ctx, const tg_audit_event *events, size_t count,
+                              uint64_t *out_first_seq);
+    int tg_audit_checkpoint(tg_ctx *ctx, const char *workspace, uint64_t *out_seq);
+    int tg_audit_public_key(tg_ctx *ctx, uint8_t out[32]);
+    const char *tg_audit_problem_name(int problem);
+    typedef struct tg_audit_verdict {
+        uint32_t version;
+        uint32_t struct_size;
+        int problem;
+        uint64_t bad_seq;
+        uint64_t first_seq;
+        uint64_t last_seq;
+        uint64_t records;
+        uint64_t checkpoints;
+        char reason[160];
+    } tg_audit_verdict;
+    void tg_audit_verdict_init(tg_audit_verdict *verdict);
+    typedef int (*tg_audit_progress_cb)(void *user, uint64_t done, uint64_t total);
+    int tg_audit_verify(tg_ctx *ctx, tg_audit_verdict *out, const char *workspace,
+                        uint64_t from_seq, uint64_t to_seq, tg_audit_progress_cb progress,
+                        void *user);
+    typedef struct tg_audit_query {
+        uint32_t version, struct_size;
+        const char *workspace;
+        int64_t since_ms;
+        int64_t until_ms;
+        int action;
+        const char *actor;
+        int outcome;
+        uint64_t after_seq;
+        uint32_t limit;
+    } tg_audit_query;
+    void tg_audit_query_init(tg_audit_query *q);
+    int tg_audit_query_json(tg_ctx *ctx, char **out, const tg_audit_query *q);
+    void tg_audit_free(char *str);
+    typedef int (*tg_audit_write_cb)(void *user, const char *line, size_t len);
+    int tg_audit_export(tg_ctx *ctx, const char *workspace, tg_audit_write_cb write,
+                        void *user);
+    int tg_audit_verify_export(tg_audit_verdict *out, const char *data, size_t len,
+                               const uint8_t *public_key, tg_audit_progress_cb progress,
+                               void *user);
+    int tg_audit_prune(tg_ctx *ctx, const char *workspace, int64_t older_than_ms,
+                       uint64_t *out_pruned);
+    int tg_audit_erase_subject(tg_ctx *ctx, const char *workspace, const char *user);
     """
 )
 
