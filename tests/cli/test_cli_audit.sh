@@ -17,9 +17,15 @@ trap 'rm -rf "$tmp"' EXIT
 failures=0
 unset TENANTGUARD_MASTER_KEY
 
-${CC:-cc} -std=c11 -I"$root/include" "$here/audit_fixture.c" "$lib" \
-    $(pkg-config --libs libsodium sqlite3 libpcre2-8 libcjson) -lpthread -lm \
-    -o "$tmp/fixture" || { echo "cli-audit: cannot build the fixture"; exit 1; }
+# The library may be instrumented (SANITIZE=...): the first set of flags
+# that links wins.
+built=no
+for san in "" "-fsanitize=address,undefined" "-fsanitize=thread"; do
+    if ${CC:-cc} -std=c11 $san -I"$root/include" "$here/audit_fixture.c" "$lib" \
+        $(pkg-config --libs libsodium sqlite3 libpcre2-8 libcjson) -lpthread -lm \
+        -o "$tmp/fixture" 2>"$tmp/cc.err"; then built=yes; break; fi
+done
+[ "$built" = yes ] || { echo "cli-audit: cannot build the fixture:"; cat "$tmp/cc.err"; exit 1; }
 fixture=$tmp/fixture
 
 # expect CODE DESCRIPTION -- COMMAND...: runs it, compares the exit code.
