@@ -181,6 +181,14 @@ static int find_actor(tg_ctx *ctx, query_run *run, const char *actor, size_t act
     return rc;
 }
 
+static int any_row(void *user, const uint8_t *key, size_t key_len, const uint8_t *value,
+                   size_t value_len)
+{
+    (void)key, (void)key_len, (void)value, (void)value_len;
+    *(bool *)user = true;
+    return 1;
+}
+
 static int render(char **out, cJSON *result)
 {
     char *printed = cJSON_PrintUnformatted(result);
@@ -219,16 +227,23 @@ int tg_audit_query_json(tg_ctx *ctx, char **out, const tg_audit_query *q)
     run->chain_len = chain_len;
     run->limit = q->limit ? q->limit : QUERY_DEFAULT_LIMIT;
 
-    bool found = true;
-    if (q->actor)
-        rc = find_actor(ctx, run, q->actor, actor_len, &found);
-    if (rc == TG_OK && found && q->after_seq != UINT64_MAX) {
-        uint8_t lo[TG__AUDIT_KEY_MAX], hi[TG__AUDIT_KEY_MAX];
-        size_t lo_len = tg__audit_seq_key(lo, TG__AK_RECORD, run->chain, chain_len,
-                                          q->after_seq + 1);
-        size_t hi_len = tg__store_prefix_end(lo, lo_len - 8, hi);
-        rc = tg__store_scan(run->store, NULL, lo, lo_len, hi, hi_len, 0, row, run);
+    /* The records after after_seq. With an actor filter, first whether
+     * there are any: the keys (which the pseudonym lookup needs) are made
+     * with a store's first record, so a query on an empty store writes
+     * nothing. */
+    uint8_t lo[TG__AUDIT_KEY_MAX], hi[TG__AUDIT_KEY_MAX];
+    size_t lo_len = tg__audit_seq_key(lo, TG__AK_RECORD, run->chain, chain_len,
+                                      q->after_seq + 1);
+    size_t hi_len = tg__store_prefix_end(lo, lo_len - 8, hi);
+    bool go = q->after_seq != UINT64_MAX;
+    if (go && q->actor) {
+        go = false;
+        rc = tg__store_scan(run->store, NULL, lo, lo_len, hi, hi_len, 0, any_row, &go);
+        if (rc == TG_OK && go)
+            rc = find_actor(ctx, run, q->actor, actor_len, &go);
     }
+    if (rc == TG_OK && go)
+        rc = tg__store_scan(run->store, NULL, lo, lo_len, hi, hi_len, 0, row, run);
     if (rc == TG_OK) {
         cJSON *next = run->more ? cJSON_CreateNumber((double)run->last_seq) : cJSON_CreateNull();
         if (!next || !cJSON_AddItemToObject(result, "next_after_seq", next)) {

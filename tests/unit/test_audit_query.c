@@ -161,6 +161,7 @@ static tg_audit_query q_init(const char *workspace)
 /* Fixtures: a context with the default checkpoint interval, empty or
  * with fill()'s records. */
 static void fill(env *e);
+static void expect(env *e, const tg_audit_query *q, const char *seqs);
 
 static int open_empty(void **state)
 {
@@ -280,6 +281,26 @@ static void test_system_chain(void **state)
     doc = query(e, &q);
     assert_string_equal(seqs_of(doc), "1");
     cJSON_Delete(doc);
+}
+
+/* An actor filter on a store with no audit records writes nothing (not
+ * even the audit secret, which the pseudonym lookup needs). */
+static void test_actor_query_on_an_empty_store_writes_nothing(void **state)
+{
+    env *e = *state;
+    tg_audit_query q = q_init("acme");
+    q.actor = "alice";
+    expect(e, &q, "");
+    q.workspace = NULL;
+    expect(e, &q, "");
+    uint8_t key[TG__AUDIT_KEY_MAX];
+    size_t klen = tg__audit_key(key, TG__AK_SECRET, NULL, 0, NULL, 0);
+    assert_int_equal(tg__store_get_buf(e->store, NULL, key, klen, NULL, 0, NULL),
+                     TG_ENOTFOUND);
+    /* and once there are records, the lookup works */
+    add(e, (ev){.workspace = "acme", .actor = "alice"});
+    q.workspace = "acme";
+    expect(e, &q, "1");
 }
 
 /* ---- filters --------------------------------------------------------------------- */
@@ -800,6 +821,8 @@ int main(void)
         cmocka_unit_test(test_init_defaults),
         cmocka_unit_test(test_all_records_of_one_chain),
         cmocka_unit_test_setup_teardown(test_system_chain, open_empty, close_env),
+        cmocka_unit_test_setup_teardown(test_actor_query_on_an_empty_store_writes_nothing,
+                                        open_empty, close_env),
         cmocka_unit_test_setup_teardown(test_filter_time, open_filled, close_env),
         cmocka_unit_test_setup_teardown(test_filter_action, open_filled, close_env),
         cmocka_unit_test_setup_teardown(test_filter_outcome, open_filled, close_env),
