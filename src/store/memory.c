@@ -115,10 +115,9 @@ static int random_level(memstore *ms)
     return level;
 }
 
-static void link_node(memstore *ms, node *n)
+/* Links n in after the predecessors a seek for its key found. */
+static void link_at(memstore *ms, node *n, node **pred, node *after)
 {
-    node *pred[MAX_LEVEL];
-    node *after = seek(ms, node_key(n), n->key_len, pred);
     for (int i = ms->level; i < n->level; i++)
         pred[i] = ms->head;
     if (n->level > ms->level)
@@ -131,6 +130,13 @@ static void link_node(memstore *ms, node *n)
     if (after)
         after->prev = n;
     ms->generation++;
+}
+
+static void link_node(memstore *ms, node *n)
+{
+    node *pred[MAX_LEVEL];
+    node *after = seek(ms, node_key(n), n->key_len, pred);
+    link_at(ms, n, pred, after);
 }
 
 static void unlink_node(memstore *ms, node *n)
@@ -348,13 +354,15 @@ static int replace_value(memstore *ms, tg_store_txn *txn, node *n, const uint8_t
     return TG_OK;
 }
 
+/* Adds a node where the seek that found its key absent left `pred`. */
 static int add_node(memstore *ms, tg_store_txn *txn, const char *op, const uint8_t *key,
-                    size_t key_len, const uint8_t *value, size_t value_len)
+                    size_t key_len, const uint8_t *value, size_t value_len, node **pred,
+                    node *after)
 {
     node *n;
     if ((txn && !reserve_undo(txn)) || !(n = new_node(ms, key, key_len, value, value_len)))
         return out_of_memory(op);
-    link_node(ms, n);
+    link_at(ms, n, pred, after);
     if (txn)
         record(txn, UNDO_INSERTED, n, NULL, 0);
     return TG_OK;
@@ -363,9 +371,12 @@ static int add_node(memstore *ms, tg_store_txn *txn, const char *op, const uint8
 static int do_write(memstore *ms, tg_store_txn *txn, bool replace, const uint8_t *key,
                     size_t key_len, const uint8_t *value, size_t value_len)
 {
-    node *n = find(ms, key, key_len);
-    if (!n)
-        return add_node(ms, txn, replace ? "put" : "insert", key, key_len, value, value_len);
+    /* One seek serves both the lookup and, when absent, the link. */
+    node *pred[MAX_LEVEL];
+    node *n = seek(ms, key, key_len, pred);
+    if (!n || node_cmp(n, key, key_len) != 0)
+        return add_node(ms, txn, replace ? "put" : "insert", key, key_len, value, value_len,
+                        pred, n);
     if (!replace)
         return tg__error(TG_EEXISTS, "%s: insert: key already present", WHO);
     return replace_value(ms, txn, n, value, value_len);
