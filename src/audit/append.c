@@ -90,7 +90,10 @@ typedef struct prepared {
     const char *actor, *target;
     size_t actor_len, target_len;
     char network[TG__AUDIT_NETWORK_MAX + 1];
-    char *details; /* canonical JSON; tg__audit_free_string */
+    const char *details; /* checked JSON object text; "{}" when none */
+    size_t details_len;
+    char actor_pseudonym[TG__AUDIT_ACTOR_MAX + 1];
+    bool cache_actor; /* looked up in the store: cache it once committed */
     const tg_audit_event *e;
 } prepared;
 
@@ -129,7 +132,9 @@ static int prepare(prepared *p, const tg_audit_event *e)
     p->target = e->target;
     if (e->actor_ip && (rc = tg__audit_network(p->network, e->actor_ip)) != TG_OK)
         return rc;
-    return tg__audit_details(&p->details, e->details, e->details ? strlen(e->details) : 0);
+    p->details = e->details ? e->details : "{}";
+    p->details_len = strnlen(p->details, TG_AUDIT_DETAILS_MAX + 1);
+    return tg__audit_details_check(p->details, p->details_len);
 }
 
 /* Heads of the chains a batch has written, not yet committed. */
@@ -162,18 +167,24 @@ static int append_one(struct tg_audit *a, tg_store_txn *txn, prepared *p, pendin
             return rc;
     }
 
-    char actor[TG__AUDIT_ACTOR_MAX + 1] = "", target[TG__AUDIT_ACTOR_MAX + 1];
+    char *actor = p->actor_pseudonym, target[TG__AUDIT_ACTOR_MAX + 1];
+    int64_t now = tg__ctx_now(a->ctx);
     int rc;
-    if (p->actor && (rc = tg__audit_pseudonym(a, txn, p->chain, p->chain_len, p->actor,
-                                              p->actor_len, actor)) != TG_OK)
-        return rc;
+    actor[0] = '\0';
+    if (p->actor && !tg__audit_pcache_get(a, p->chain, p->chain_len, p->actor, p->actor_len,
+                                          now, actor)) {
+        if ((rc = tg__audit_pseudonym(a, txn, p->chain, p->chain_len, p->actor, p->actor_len,
+                                      actor)) != TG_OK)
+            return rc;
+        p->cache_actor = true;
+    }
     if (p->e->target_is_subject && (rc = tg__audit_pseudonym(a, txn, p->chain, p->chain_len,
                                                              p->target, p->target_len,
                                                              target)) != TG_OK)
         return rc;
 
     tg__audit_record r = {0};
-    r.time_ms = tg__ctx_now(a->ctx);
+    r.time_ms = now;
     r.action = p->e->action;
     r.outcome = p->e->outcome;
     r.severity = p->e->severity;
@@ -184,12 +195,10 @@ static int append_one(struct tg_audit *a, tg_store_txn *txn, prepared *p, pendin
     r.network = p->network, r.network_len = strlen(p->network);
     r.target = p->e->target_is_subject ? target : p->target;
     r.target_len = p->e->target_is_subject ? strlen(target) : p->target_len;
-    r.details = p->details, r.details_len = strlen(p->details);
+    r.details = p->details, r.details_len = p->details_len;
 
     size_t size = tg__audit_record_size(&r);
-    uint8_t *buf = malloc(size);
-    if (!buf)
-        return tg__error(TG_ENOMEM, "audit: out of memory for a record");
+    uint8_t buf[TG__AUDIT_RECORD_MAX]; /* records are small: no allocation */
     uint8_t key[TG__AUDIT_KEY_MAX];
     r.seq = h.seq + 1;
     memcpy(r.prev, h.hash, sizeof r.prev);
@@ -211,7 +220,6 @@ static int append_one(struct tg_audit *a, tg_store_txn *txn, prepared *p, pendin
                                (unsigned long long)r.seq);
         }
     }
-    free(buf);
     if (rc != TG_OK)
         return rc;
     if (!pe) {
@@ -230,8 +238,11 @@ static int append_events(tg_ctx *ctx, const tg_audit_event *events, size_t count
 {
     struct tg_audit *a = tg__ctx_audit(ctx);
     tg_store *store = tg__ctx_store(ctx);
-    prepared *prep = calloc(count, sizeof *prep);
-    pending *pend = calloc(count, sizeof *pend);
+    /* One event, the common case, needs no allocation. */
+    prepared one_prep;
+    pending one_pend;
+    prepared *prep = count == 1 ? &one_prep : calloc(count, sizeof *prep);
+    pending *pend = count == 1 ? &one_pend : calloc(count, sizeof *pend);
     int rc = prep && pend ? TG_OK : tg__error(TG_ENOMEM, "audit: out of memory");
     size_t ready = 0;
     for (; rc == TG_OK && ready < count; ready++) {
@@ -257,12 +268,17 @@ static int append_events(tg_ctx *ctx, const tg_audit_event *events, size_t count
             rc = tg__store_commit(store, txn);
         else if (txn)
             tg__store_rollback(store, txn);
+        int64_t now = tg__ctx_now(ctx);
+        for (size_t i = 0; rc == TG_OK && i < count; i++)
+            if (prep[i].cache_actor)
+                tg__audit_pcache_put(a, prep[i].chain, prep[i].chain_len, prep[i].actor,
+                                     prep[i].actor_len, now, prep[i].actor_pseudonym);
         pthread_mutex_unlock(&a->lock);
     }
-    for (size_t i = 0; prep && i < ready; i++)
-        tg__audit_free_string(prep[i].details);
-    free(prep);
-    free(pend);
+    if (count > 1) {
+        free(prep);
+        free(pend);
+    }
     return rc;
 }
 
@@ -275,7 +291,6 @@ int tg__audit_append_in_txn(struct tg_audit *a, tg_store_txn *txn, const tg_audi
     int rc = prepare(&p, event);
     if (rc == TG_OK)
         rc = append_one(a, txn, &p, &pend, &n_pend, out_seq);
-    tg__audit_free_string(p.details);
     return rc;
 }
 

@@ -95,6 +95,7 @@ int tg__audit_open(tg_ctx *ctx, const tg_audit_options *opts, struct tg_audit **
         return TG_ENOMEM;
     }
     a->ctx = ctx;
+    randombytes_buf(a->pcache_key, sizeof a->pcache_key);
     a->checkpoint_interval = opts && opts->checkpoint_interval ? opts->checkpoint_interval
                                                                : TG__AUDIT_DEFAULT_INTERVAL;
     pthread_mutex_init(&a->lock, NULL);

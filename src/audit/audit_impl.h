@@ -22,6 +22,10 @@
 #define TG__AUDIT_ACTOR_MAX (2 + 2 * TG__AUDIT_PSEUDONYM_BYTES) /* "p-" + hex */
 #define TG__AUDIT_NETWORK_MAX 48 /* "ffff:ffff:ffff::/48" and the like */
 #define TG__AUDIT_SIG_BYTES crypto_sign_BYTES
+/* The largest encoded record: fixed fields and five length-prefixed ones. */
+#define TG__AUDIT_RECORD_MAX                                                                 \
+    (1 + 8 + 8 + 2 + 1 + 1 + 4 + 32 + 1 + 5 * 2 + TG_ID_MAX + TG__AUDIT_ACTOR_MAX +          \
+     TG__AUDIT_NETWORK_MAX + TG_AUDIT_TARGET_MAX + TG_AUDIT_DETAILS_MAX)
 #define TG__AUDIT_DEFAULT_INTERVAL 1000
 
 /* Store keys: "A", a kind byte, then for chains a u16-length-prefixed
@@ -81,6 +85,19 @@ size_t tg__audit_checkpoint_message(uint8_t *out, const char *chain, size_t chai
 bool tg__audit_checkpoint_valid(const uint8_t pk[TG_AUDIT_PUBLIC_KEY_BYTES], const char *chain,
                                 size_t chain_len, const tg__audit_checkpoint *c);
 
+/* Pseudonyms this context used lately, so an append need not look them
+ * up in the store: direct-mapped by a keyed SipHash-128 of (chain, user);
+ * an entry is trusted for TG__AUDIT_PCACHE_TTL_MS. Only pseudonyms known
+ * to be committed are cached; an erasure here drops its entry at once, one
+ * made by another context takes effect here within the TTL. */
+#define TG__AUDIT_PCACHE 1024
+#define TG__AUDIT_PCACHE_TTL_MS 60000
+typedef struct tg__audit_pcache_entry {
+    uint8_t id[crypto_shorthash_siphashx24_BYTES];
+    char pseudonym[TG__AUDIT_ACTOR_MAX + 1];
+    int64_t expires_ms;
+} tg__audit_pcache_entry;
+
 /* The per-context state. */
 struct tg_audit {
     tg_ctx *ctx;
@@ -89,6 +106,8 @@ struct tg_audit {
     bool keys_loaded;
     uint8_t *keys; /* secure memory: signing secret key, then index key */
     uint8_t public_key[TG_AUDIT_PUBLIC_KEY_BYTES];
+    uint8_t pcache_key[crypto_shorthash_siphashx24_KEYBYTES];
+    tg__audit_pcache_entry pcache[TG__AUDIT_PCACHE];
 };
 
 #define TG__AUDIT_SK(a) ((a)->keys)
@@ -128,6 +147,17 @@ int tg__audit_pseudonym(struct tg_audit *a, tg_store_txn *txn, const char *chain
  * TG_OK, TG_ENOTFOUND or a store error. Call after
  * tg__audit_keys succeeded (the keys never change after that, so a->lock
  * need not be held). */
+/* The pseudonym cache (a->lock held). get: true and *out when a fresh
+ * entry exists; put after the pseudonym's row is committed; forget on
+ * erasure. */
+bool tg__audit_pcache_get(struct tg_audit *a, const char *chain, size_t chain_len,
+                          const char *user, size_t user_len, int64_t now_ms, char *out);
+void tg__audit_pcache_put(struct tg_audit *a, const char *chain, size_t chain_len,
+                          const char *user, size_t user_len, int64_t now_ms,
+                          const char *pseudonym);
+void tg__audit_pcache_forget(struct tg_audit *a, const char *chain, size_t chain_len,
+                             const char *user, size_t user_len);
+
 int tg__audit_pseudonym_find(struct tg_audit *a, tg_store_txn *txn, const char *chain,
                              size_t chain_len, const char *user, size_t user_len, char *out);
 
@@ -135,10 +165,10 @@ int tg__audit_pseudonym_find(struct tg_audit *a, tg_store_txn *txn, const char *
  * into out (TG__AUDIT_NETWORK_MAX + 1). TG_EINVAL if it does not parse. */
 int tg__audit_network(char *out, const char *ip);
 
-/* Canonical details: a JSON object printed compactly by cJSON, in a new
- * string (free with tg__audit_free_string). NULL text gives "{}". */
-int tg__audit_details(char **out, const char *text, size_t len);
-void tg__audit_free_string(char *s);
+/* Checks details: one JSON object (cJSON parses it), valid UTF-8, at most
+ * TG_AUDIT_DETAILS_MAX bytes. They are stored as given, so an export can
+ * carry the exact bytes its hashes cover. TG_OK or TG_EINVAL. */
+int tg__audit_details_check(const char *text, size_t len);
 
 /* Default compliance tags of an action. */
 uint32_t tg__audit_default_tags(int action);

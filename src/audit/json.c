@@ -2,9 +2,9 @@
  * json.c - records and checkpoints as JSON objects, for queries and
  * exports, and back. A record's JSON holds every field of its encoding,
  * so an export can be re-encoded byte for byte and its hashes recomputed:
- * strings are copied as they are, details are the stored canonical JSON
- * (cJSON prints a parsed object the same way every time), hashes and
- * signatures are lowercase hex.
+ * strings are copied as they are, details are the stored text (as a JSON
+ * string in exports, where the bytes must survive; as an object in
+ * queries, for people), hashes and signatures are lowercase hex.
  */
 #include <string.h>
 
@@ -28,10 +28,18 @@ static bool add_hex(cJSON *o, const char *name, const uint8_t *bin, size_t n)
     return cJSON_AddStringToObject(o, name, hex) != NULL;
 }
 
-cJSON *tg__audit_record_json(const tg__audit_record *r, const uint8_t hash[TG_AUDIT_HASH_BYTES])
+cJSON *tg__audit_record_json(const tg__audit_record *r, const uint8_t hash[TG_AUDIT_HASH_BYTES],
+                             bool details_as_text)
 {
-    cJSON *o = cJSON_CreateObject(), *tags = cJSON_CreateArray();
-    cJSON *details = cJSON_ParseWithLength(r->details, r->details_len);
+    cJSON *o = cJSON_CreateObject(), *tags = cJSON_CreateArray(), *details;
+    if (details_as_text) {
+        char text[TG_AUDIT_DETAILS_MAX + 1];
+        memcpy(text, r->details, r->details_len);
+        text[r->details_len] = '\0';
+        details = cJSON_CreateString(text);
+    } else {
+        details = cJSON_ParseWithLength(r->details, r->details_len);
+    }
     bool ok = o && tags && details;
     ok = ok && cJSON_AddStringToObject(o, "type", "record");
     ok = ok && add_string_n(o, "chain", r->chain, r->chain_len);
@@ -117,11 +125,10 @@ static bool hex_of(const cJSON *o, const char *name, uint8_t *out, size_t n)
  * round-trip, so exports refuse them as malformed. */
 #define EXACT_MAX 9007199254740992.0
 
-int tg__audit_record_from_json(const cJSON *o, tg__audit_record *r, char **details,
+int tg__audit_record_from_json(const cJSON *o, tg__audit_record *r,
                                uint8_t hash[TG_AUDIT_HASH_BYTES])
 {
     memset(r, 0, sizeof *r);
-    *details = NULL;
     double seq, time_ms;
     size_t n;
     const char *s;
@@ -165,12 +172,9 @@ int tg__audit_record_from_json(const cJSON *o, tg__audit_record *r, char **detai
     if (!hex_of(o, "prev", r->prev, TG_AUDIT_HASH_BYTES) ||
         !hex_of(o, "hash", hash, TG_AUDIT_HASH_BYTES))
         return TG_EFORMAT;
-    const cJSON *d = cJSON_GetObjectItemCaseSensitive(o, "details");
-    if (!cJSON_IsObject(d) || !(*details = cJSON_PrintUnformatted(d)))
-        return cJSON_IsObject(d) ? TG_ENOMEM : TG_EFORMAT;
-    r->details = *details;
-    r->details_len = strlen(*details);
-    return r->details_len <= TG_AUDIT_DETAILS_MAX ? TG_OK : TG_EFORMAT;
+    if (!(r->details = string_of(o, "details", TG_AUDIT_DETAILS_MAX, &r->details_len)))
+        return TG_EFORMAT;
+    return TG_OK;
 }
 
 int tg__audit_checkpoint_from_json(const cJSON *o, tg__audit_checkpoint *c, const char **chain,

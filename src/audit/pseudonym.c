@@ -33,6 +33,54 @@ static void render(char *out, const uint8_t p[TG__AUDIT_PSEUDONYM_BYTES])
     tg__audit_hex(out + 2, p, TG__AUDIT_PSEUDONYM_BYTES);
 }
 
+/* ---- the cache ---------------------------------------------------------- */
+
+static tg__audit_pcache_entry *pcache_slot(struct tg_audit *a, const char *chain,
+                                           size_t chain_len, const char *user, size_t user_len,
+                                           uint8_t id[crypto_shorthash_siphashx24_BYTES])
+{
+    uint8_t buf[2 + 2 * TG_ID_MAX];
+    buf[0] = (uint8_t)(chain_len >> 8);
+    buf[1] = (uint8_t)chain_len;
+    memcpy(buf + 2, chain, chain_len);
+    memcpy(buf + 2 + chain_len, user, user_len);
+    crypto_shorthash_siphashx24(id, buf, 2 + chain_len + user_len, a->pcache_key);
+    return &a->pcache[(id[0] | (size_t)id[1] << 8) % TG__AUDIT_PCACHE];
+}
+
+bool tg__audit_pcache_get(struct tg_audit *a, const char *chain, size_t chain_len,
+                          const char *user, size_t user_len, int64_t now_ms, char *out)
+{
+    uint8_t id[crypto_shorthash_siphashx24_BYTES];
+    tg__audit_pcache_entry *e = pcache_slot(a, chain, chain_len, user, user_len, id);
+    if (e->expires_ms <= now_ms || memcmp(e->id, id, sizeof id) != 0)
+        return false;
+    memcpy(out, e->pseudonym, sizeof e->pseudonym);
+    return true;
+}
+
+void tg__audit_pcache_put(struct tg_audit *a, const char *chain, size_t chain_len,
+                          const char *user, size_t user_len, int64_t now_ms,
+                          const char *pseudonym)
+{
+    uint8_t id[crypto_shorthash_siphashx24_BYTES];
+    tg__audit_pcache_entry *e = pcache_slot(a, chain, chain_len, user, user_len, id);
+    memcpy(e->id, id, sizeof id);
+    memcpy(e->pseudonym, pseudonym, sizeof e->pseudonym);
+    e->expires_ms = now_ms + TG__AUDIT_PCACHE_TTL_MS;
+}
+
+void tg__audit_pcache_forget(struct tg_audit *a, const char *chain, size_t chain_len,
+                             const char *user, size_t user_len)
+{
+    uint8_t id[crypto_shorthash_siphashx24_BYTES];
+    tg__audit_pcache_entry *e = pcache_slot(a, chain, chain_len, user, user_len, id);
+    if (memcmp(e->id, id, sizeof id) == 0)
+        memset(e, 0, sizeof *e);
+}
+
+/* ---- the store ------------------------------------------------------------ */
+
 int tg__audit_pseudonym(struct tg_audit *a, tg_store_txn *txn, const char *chain,
                         size_t chain_len, const char *user, size_t user_len, char *out)
 {
@@ -92,6 +140,7 @@ static int erase(struct tg_audit *a, tg_store_txn *txn, const char *chain, size_
     if (rc != TG_OK)
         return rc;
     size_t rlen = tg__audit_key(rkey, TG__AK_REVERSE, chain, len, p, sizeof p);
+    tg__audit_pcache_forget(a, chain, len, user, strlen(user));
     rc = tg__store_del(store, txn, key, klen);
     if (rc == TG_OK)
         rc = tg__store_del(store, txn, rkey, rlen);

@@ -119,7 +119,7 @@ static int row(void *user, const uint8_t *key, size_t key_len, const uint8_t *va
         return 0;
     uint8_t hash[TG_AUDIT_HASH_BYTES];
     tg__audit_hash(hash, value, value_len);
-    cJSON *o = tg__audit_record_json(&r, hash);
+    cJSON *o = tg__audit_record_json(&r, hash, false);
     if (!o || !cJSON_AddItemToArray(run->records, o)) {
         cJSON_Delete(o);
         /* The record decoded, so its details parsed when it was written:

@@ -49,6 +49,10 @@ size_t tg__audit_seq_key(uint8_t *out, enum tg__audit_kind kind, const char *cha
 }
 
 #define FIXED (1 + 8 + 8 + 2 + 1 + 1 + 4 + TG_AUDIT_HASH_BYTES + 1)
+_Static_assert(FIXED + 5 * 2 + TG_ID_MAX + TG__AUDIT_ACTOR_MAX + TG__AUDIT_NETWORK_MAX +
+                       TG_AUDIT_TARGET_MAX + TG_AUDIT_DETAILS_MAX ==
+                   TG__AUDIT_RECORD_MAX,
+               "TG__AUDIT_RECORD_MAX matches the format");
 
 size_t tg__audit_record_size(const tg__audit_record *r)
 {
@@ -176,9 +180,18 @@ int tg__audit_network(char *out, const char *ip)
     uint8_t addr[16];
     char text[INET6_ADDRSTRLEN];
     if (strlen(ip) < sizeof text && inet_pton(AF_INET, ip, addr) == 1) {
-        addr[3] = 0;
-        inet_ntop(AF_INET, addr, text, sizeof text);
-        snprintf(out, TG__AUDIT_NETWORK_MAX + 1, "%s/24", text);
+        /* "a.b.c.0/24", written by hand: this runs on every append */
+        size_t n = 0;
+        for (int k = 0; k < 3; k++) {
+            unsigned v = addr[k];
+            if (v >= 100)
+                out[n++] = (char)('0' + v / 100);
+            if (v >= 10)
+                out[n++] = (char)('0' + v / 10 % 10);
+            out[n++] = (char)('0' + v % 10);
+            out[n++] = '.';
+        }
+        memcpy(out + n, "0/24", 5);
         return TG_OK;
     }
     if (strlen(ip) < sizeof text && inet_pton(AF_INET6, ip, addr) == 1) {
@@ -190,11 +203,8 @@ int tg__audit_network(char *out, const char *ip)
     return tg__error(TG_EINVAL, "audit: actor_ip is not an IPv4 or IPv6 address");
 }
 
-int tg__audit_details(char **out, const char *text, size_t len)
+int tg__audit_details_check(const char *text, size_t len)
 {
-    *out = NULL;
-    if (!text)
-        text = "{}", len = 2;
     if (len > TG_AUDIT_DETAILS_MAX)
         return tg__error(TG_EINVAL, "audit: details of %zu bytes; at most %d", len,
                          TG_AUDIT_DETAILS_MAX);
@@ -205,28 +215,9 @@ int tg__audit_details(char **out, const char *text, size_t len)
     while (json && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' ||
                                         *end == '\r'))
         end++;
-    if (json && end != text + len) { /* "{} and more" is not an object */
-        cJSON_Delete(json);
-        json = NULL;
-    }
-    if (!json || !cJSON_IsObject(json)) {
-        cJSON_Delete(json);
-        return tg__error(TG_EINVAL, "audit: details must be a JSON object");
-    }
-    char *canonical = cJSON_PrintUnformatted(json);
-    cJSON_Delete(json);
-    if (!canonical)
-        return tg__error(TG_ENOMEM, "audit: out of memory for details");
-    if (strlen(canonical) > TG_AUDIT_DETAILS_MAX) {
-        cJSON_free(canonical);
-        return tg__error(TG_EINVAL, "audit: details longer than %d bytes once printed",
-                         TG_AUDIT_DETAILS_MAX);
-    }
-    *out = canonical;
+    bool object = json && cJSON_IsObject(json) && end == text + len;
+    cJSON_Delete(json); /* "{} and more" is not an object either */
+    if (!object)
+        return tg__error(TG_EINVAL, "audit: details must be one JSON object");
     return TG_OK;
-}
-
-void tg__audit_free_string(char *s)
-{
-    cJSON_free(s);
 }

@@ -1,7 +1,7 @@
 /*
  * test_audit.c - the audit log's API: sequence numbers per chain, the
  * stored record's fields (read back with the internal decoder), pseudonyms
- * and the absence of raw identifiers, network cuts, canonical details,
+ * and the absence of raw identifiers, network cuts, details kept as given,
  * default tags, checkpoints, the public key, erasure, retention, batches,
  * bad input to every public audit function, and store faults in the middle
  * of an append or a prune (each returns an error and leaves a chain that
@@ -159,8 +159,8 @@ static void test_record_fields(void **state)
     expect_str(r.network, r.network_len, "198.51.100.0/24");
     expect_str(r.target, r.target_len, "msg-42");
     assert_false(r.target_is_pseudonym);
-    expect_str(r.details, r.details_len,
-               "{\"rule\":\"cards\",\"count\":2,\"nested\":{\"a\":[1,2.5,true,null]}}");
+    /* details are kept as given (an export carries these exact bytes) */
+    expect_str(r.details, r.details_len, e.details);
 
     /* Absent fields: no actor, no network, no target, details {}. */
     f.clock.now_ms += 5;
@@ -893,20 +893,12 @@ static void test_bad_events(void **state)
     memcpy(big + TG_AUDIT_DETAILS_MAX - 1, "\"}", 3);
     assert_int_equal(strlen(big), TG_AUDIT_DETAILS_MAX + 1);
     expect_refused(f.ctx, f.store, &e, TG_EINVAL);
-    /* Short enough as given, too long once printed (1e300 prints 1e+300). */
-    size_t n = 0;
-    n += (size_t)snprintf(big + n, sizeof big - n, "{\"a\":[");
-    while (n + 7 < TG_AUDIT_DETAILS_MAX)
-        n += (size_t)snprintf(big + n, sizeof big - n, "1e300,");
-    snprintf(big + n - 1, sizeof big - n + 1, "]}");
-    assert_true(strlen(big) <= TG_AUDIT_DETAILS_MAX);
-    expect_refused(f.ctx, f.store, &e, TG_EINVAL);
     expect_valid(f.ctx, "acme", 2);
     tgt_fixture_close(&f);
 }
 
 /* Details are one JSON object and nothing after it: trailing bytes would
- * be dropped without a word by the canonical form. */
+ * make the stored text something other than the object that was checked. */
 static void test_details_trailing_bytes(void **state)
 {
     (void)state;
