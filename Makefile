@@ -228,8 +228,9 @@ check-examples: $(EXAMPLE_BIN)
 check-python: lib
 	TENANTGUARD_LIB=$(CURDIR)/lib/$(SONAME) $(PYTHON) -m pytest -q -p no:cacheprovider bindings/python/tests
 
-check-cli: $(CLI_BIN)
+check-cli: $(CLI_BIN) $(STATIC_LIB)
 	tests/cli/test_cli.sh $(CLI_BIN)
+	tests/cli/test_cli_audit.sh $(CLI_BIN)
 
 check: lib check-headers check-symbols check-unit check-fuzz-replay check-examples check-cli \
        check-install check-python

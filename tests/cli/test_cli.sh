@@ -6,24 +6,8 @@ tg=$1
 [ -x "$tg" ] || { echo "cli: no executable at $tg"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
 
-# expect CODE DESCRIPTION -- COMMAND...: runs it, compares the exit code.
-expect() {
-    local want=$1 what=$2; shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        echo "FAIL: $what: exit $got, wanted $want"; sed 's/^/  | /' "$tmp/out" "$tmp/err"
-        failures=$((failures + 1))
-    fi
-}
-# contains FILE TEXT DESCRIPTION
-contains() {
-    if ! grep -qF -- "$2" "$1"; then
-        echo "FAIL: $3: no \"$2\" in:"; sed 's/^/  | /' "$1"; failures=$((failures + 1))
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 
 printf 'hello team\nmy card: 4111 1111 1111 1111 ok\n' >"$tmp/card.txt"
 printf 'nothing to see here, lunch at 12:30?\n' >"$tmp/clean.txt"

@@ -14,7 +14,6 @@ lib=$(cd "$(dirname "$tg")/.." && pwd)/libtenantguard.a
 [ -f "$lib" ] || { echo "cli-audit: no static library at $lib"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0
 unset TENANTGUARD_MASTER_KEY
 
 # The library may be instrumented (SANITIZE=...): the first set of flags
@@ -28,22 +27,7 @@ done
 [ "$built" = yes ] || { echo "cli-audit: cannot build the fixture:"; cat "$tmp/cc.err"; exit 1; }
 fixture=$tmp/fixture
 
-# expect CODE DESCRIPTION -- COMMAND...: runs it, compares the exit code.
-expect() {
-    local want=$1 what=$2; shift 3
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    local got=$?
-    if [ "$got" != "$want" ]; then
-        echo "FAIL: $what: exit $got, wanted $want"; sed 's/^/  | /' "$tmp/out" "$tmp/err"
-        failures=$((failures + 1))
-    fi
-}
-# contains FILE TEXT DESCRIPTION
-contains() {
-    if ! grep -qF -- "$2" "$1"; then
-        echo "FAIL: $3: no \"$2\" in:"; sed 's/^/  | /' "$1"; failures=$((failures + 1))
-    fi
-}
+. "$(dirname "$0")/lib.sh"
 # json_is FILE PYTHON-EXPRESSION DESCRIPTION: the expression over `j` (the
 # file's one JSON document) must be true.
 json_is() {
@@ -168,7 +152,7 @@ head -c 3000 /dev/urandom >"$tmp/garbage"
 expect 1 "garbage" -- "$tg" audit verify --file "$tmp/garbage"
 json_is "$tmp/out" 'j["problem"]=="malformed"' "garbage is malformed"
 # tampered files
-sed 's/"seq":5,\(.*\)"bytes":280/"seq":5,\1"bytes":281/' "$tmp/acme.jsonl" >"$tmp/t1.jsonl"
+sed 's/"seq":5,\(.*\)\\"bytes\\":280/"seq":5,\1\\"bytes\\":281/' "$tmp/acme.jsonl" >"$tmp/t1.jsonl"
 expect 1 "a changed record in the file" -- "$tg" audit verify --file "$tmp/t1.jsonl" --public-key "$pk"
 json_is "$tmp/out" 'j["problem"]=="bad_hash" and j["bad_seq"]==5' "changed record"
 grep -v '"seq":7,"time_ms"' "$tmp/acme.jsonl" | grep -v '^{"type":"record".*"seq":7,' >"$tmp/t2.jsonl"
