@@ -279,8 +279,9 @@ typedef int (*tg_audit_write_cb)(void *user, const char *line, size_t len);
  * Exports a chain (NULL workspace: the system chain) as JSON Lines: a
  * header with the public key, the retention anchor if any, every record
  * with its hash, every checkpoint. tg_audit_verify_export checks such a
- * file with nothing else. Errors: TG_EINVAL, TG_ESTORE, TG_EKMS, or what
- * `write` returned.
+ * file with nothing else. Details are written as a JSON string holding
+ * their exact bytes. Errors: TG_EINVAL, TG_ESTORE, TG_EKMS, TG_EFORMAT (a
+ * stored record does not decode), or what `write` returned.
  */
 TG_API int tg_audit_export(tg_ctx *ctx, const char *workspace, tg_audit_write_cb write,
                            void *user);
@@ -291,7 +292,9 @@ TG_API int tg_audit_export(tg_ctx *ctx, const char *workspace, tg_audit_write_cb
  * tg_audit_public_key, kept elsewhere); NULL trusts the key in the file,
  * which proves only that the file is self-consistent. Needs no context.
  * A problem in the file is an outcome: TG_OK with out->problem set (a line
- * that does not parse is TG_AUDIT_MALFORMED at the last good sequence).
+ * that does not parse is TG_AUDIT_MALFORMED at the sequence after the
+ * last good record). A file cut after its last checkpoint still verifies:
+ * as in a store, what follows the last checkpoint is not signed.
  * Errors: TG_EINVAL (NULL out, NULL data with len > 0), TG_EVERSION,
  * TG_ENOMEM, TG_ECALLBACK.
  */
@@ -314,7 +317,9 @@ TG_API int tg_audit_prune(tg_ctx *ctx, const char *workspace, int64_t older_than
  * Erasure: deletes the mapping between a user id and its pseudonym in a
  * workspace. Records keep the pseudonym, the chain still verifies, and
  * queries show the actor as erased. The user's next event gets a new
- * pseudonym. TG_ENOTFOUND if the workspace has no pseudonym for the user.
+ * pseudonym (in another context sharing the store, within 60 s: contexts
+ * cache pseudonyms that long). TG_ENOTFOUND if the workspace has no
+ * pseudonym for the user.
  */
 TG_API int tg_audit_erase_subject(tg_ctx *ctx, const char *workspace, const char *user);
 

@@ -23,7 +23,8 @@ static void usage(FILE *to)
             "  --version                      print the library version\n"
             "  --help                         this text; `tenantguard dlp --help` for more\n"
             "\n"
-            "exit codes: 0 nothing found, 1 found, 2 bad usage, 3 error\n");
+            "exit codes: 0 clean or valid, 1 something found (or a problem, or a rule that\n"
+            "could not finish), 2 bad usage, 3 error; each command's --help has details\n");
 }
 
 char *cli_read_file(const char *path, size_t max, size_t *out_len)
