@@ -6,6 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
 uint64_t bench_now_ns(void)
 {
     struct timespec ts;
@@ -104,4 +106,58 @@ bench_result bench_compare(const bench_case *c, const bench_case *base,
         *out_ratio = med_ratio;
     free(lat); free(rc); free(rb); free(ratio); free(scratch);
     return m;
+}
+
+/* ---- bare SQLite ----------------------------------------------------------- */
+
+static void sqlite_die(bench_sqlite *b, const char *what)
+{
+    fprintf(stderr, "bench: bare sqlite: %s: %s\n", what, sqlite3_errmsg(b->db));
+    exit(1);
+}
+
+static void step(bench_sqlite *b, sqlite3_stmt *st)
+{
+    if (sqlite3_step(st) != SQLITE_DONE)
+        sqlite_die(b, "step");
+    sqlite3_reset(st);
+}
+
+void bench_sqlite_open(bench_sqlite *b, const char *path, int full_sync, uint64_t per_txn)
+{
+    memset(b, 0, sizeof *b);
+    b->per_txn = per_txn;
+    if (sqlite3_open(path, &b->db) != SQLITE_OK)
+        sqlite_die(b, "open");
+    char setup[256];
+    snprintf(setup, sizeof setup,
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA secure_delete=ON;"
+             "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
+             full_sync ? "FULL" : "NORMAL");
+    if (sqlite3_exec(b->db, setup, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(b->db, "INSERT INTO kv(k, v) VALUES (?1, ?2) ON CONFLICT(k) DO NOTHING",
+                           -1, &b->insert, NULL) ||
+        sqlite3_prepare_v2(b->db, "BEGIN IMMEDIATE", -1, &b->begin, NULL) ||
+        sqlite3_prepare_v2(b->db, "COMMIT", -1, &b->commit, NULL))
+        sqlite_die(b, "setup");
+}
+
+void bench_sqlite_insert(bench_sqlite *b, uint64_t i, const uint8_t *key, size_t key_len,
+                         const uint8_t *value, size_t value_len)
+{
+    if (i % b->per_txn == 0)
+        step(b, b->begin);
+    sqlite3_bind_blob(b->insert, 1, key, (int)key_len, SQLITE_STATIC);
+    sqlite3_bind_blob(b->insert, 2, value, (int)value_len, SQLITE_STATIC);
+    step(b, b->insert);
+    if (i % b->per_txn == b->per_txn - 1)
+        step(b, b->commit);
+}
+
+void bench_sqlite_close(bench_sqlite *b)
+{
+    sqlite3_finalize(b->insert);
+    sqlite3_finalize(b->begin);
+    sqlite3_finalize(b->commit);
+    sqlite3_close(b->db);
 }

@@ -41,6 +41,26 @@ typedef struct bench_result {
 bench_result bench_compare(const bench_case *c, const bench_case *base,
                            const bench_plan *plan, const char *extra, double *out_ratio);
 
+/*
+ * Bare SQLite, the stores' baseline: a WAL file with the built-in store's
+ * table and settings (src/store/sqlite.c), inserting rows if absent,
+ * `per_txn` to a transaction. Failures end the program.
+ */
+struct sqlite3;
+struct sqlite3_stmt;
+typedef struct bench_sqlite {
+    struct sqlite3 *db;
+    struct sqlite3_stmt *insert, *begin, *commit;
+    uint64_t per_txn;
+} bench_sqlite;
+
+void bench_sqlite_open(bench_sqlite *b, const char *path, int full_sync, uint64_t per_txn);
+/* Inserts one row as operation number i: a transaction begins before
+ * every per_txn-th and commits after. */
+void bench_sqlite_insert(bench_sqlite *b, uint64_t i, const uint8_t *key, size_t key_len,
+                         const uint8_t *value, size_t value_len);
+void bench_sqlite_close(bench_sqlite *b);
+
 /* Monotonic time in nanoseconds. */
 uint64_t bench_now_ns(void);
 

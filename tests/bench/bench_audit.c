@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "../unit/audit_test.h"
 #include "bench.h"
@@ -71,59 +70,17 @@ static void tg_append(void *p, uint64_t i)
 /* ---- bare SQLite --------------------------------------------------------------- */
 
 typedef struct bare_arg {
-    sqlite3 *db;
-    sqlite3_stmt *insert, *begin, *commit;
-    uint64_t per_txn;
+    bench_sqlite sql;
     uint8_t value[1024];
     size_t value_len;
 } bare_arg;
-
-static void step(sqlite3 *db, sqlite3_stmt *st)
-{
-    if (sqlite3_step(st) != SQLITE_DONE)
-        die("sqlite", sqlite3_errmsg(db));
-    sqlite3_reset(st);
-}
 
 static void bare_insert(void *p, uint64_t i)
 {
     bare_arg *a = p;
     uint8_t key[TG__AUDIT_KEY_MAX];
     size_t klen = at_key(key, TG__AK_RECORD, "acme", i + 1); /* the same key as a record's */
-    if (i % a->per_txn == 0)
-        step(a->db, a->begin);
-    sqlite3_bind_blob(a->insert, 1, key, (int)klen, SQLITE_STATIC);
-    sqlite3_bind_blob(a->insert, 2, a->value, (int)a->value_len, SQLITE_STATIC);
-    step(a->db, a->insert);
-    if (i % a->per_txn == a->per_txn - 1)
-        step(a->db, a->commit);
-}
-
-static void bare_open(bare_arg *a, const char *path, uint64_t per_txn, size_t value_len)
-{
-    a->per_txn = per_txn;
-    a->value_len = value_len;
-    randombytes_buf(a->value, value_len);
-    if (sqlite3_open(path, &a->db) != SQLITE_OK)
-        die("open", sqlite3_errmsg(a->db));
-    /* The store's settings (src/store/sqlite.c) and its table. */
-    if (sqlite3_exec(a->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                            "PRAGMA secure_delete=ON;"
-                            "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(a->db, "INSERT INTO kv(k, v) VALUES (?1, ?2) ON CONFLICT(k) DO NOTHING",
-                           -1, &a->insert, NULL) ||
-        sqlite3_prepare_v2(a->db, "BEGIN IMMEDIATE", -1, &a->begin, NULL) ||
-        sqlite3_prepare_v2(a->db, "COMMIT", -1, &a->commit, NULL))
-        die("setup", sqlite3_errmsg(a->db));
-}
-
-static void bare_close(bare_arg *a)
-{
-    sqlite3_finalize(a->insert);
-    sqlite3_finalize(a->begin);
-    sqlite3_finalize(a->commit);
-    sqlite3_close(a->db);
+    bench_sqlite_insert(&a->sql, i, key, klen, a->value, a->value_len);
 }
 
 /* The encoded size of the benchmark's event as a record. */
@@ -162,7 +119,9 @@ static void compare_sqlite(const char *dir, size_t per_txn, size_t value_len,
     if (!t || !b)
         die("malloc", "out of memory");
     tg_arg_init(t, ctx, per_txn);
-    bare_open(b, bare_path, per_txn, value_len);
+    b->value_len = value_len;
+    randombytes_buf(b->value, value_len);
+    bench_sqlite_open(&b->sql, bare_path, 0, per_txn);
     if (per_txn == 1) {
         snprintf(name, sizeof name, "audit_sqlite_append_1_per_txn");
         snprintf(extra, sizeof extra,
@@ -180,7 +139,7 @@ static void compare_sqlite(const char *dir, size_t per_txn, size_t value_len,
     bench_case c = {name, tg_append, t, NULL};
     bench_case base = {base_name, bare_insert, b, NULL};
     bench_compare(&c, &base, plan, extra, NULL);
-    bare_close(b);
+    bench_sqlite_close(&b->sql);
     free(b);
     free(t);
     tg_ctx_close(ctx);

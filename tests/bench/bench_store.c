@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include <sodium.h>
-#include <sqlite3.h>
 
 #include "bench.h"
 #include "store/store_internal.h"
@@ -55,54 +54,11 @@ static void tg_put(void *p, uint64_t i)
         die("commit", tg_ctx_errmsg(NULL));
 }
 
-typedef struct bare_arg {
-    sqlite3 *db;
-    sqlite3_stmt *insert, *begin, *commit;
-    uint64_t per_txn;
-} bare_arg;
-
-static void step(sqlite3 *db, sqlite3_stmt *st)
-{
-    if (sqlite3_step(st) != SQLITE_DONE)
-        die("sqlite", sqlite3_errmsg(db));
-    sqlite3_reset(st);
-}
-
 static void bare_insert(void *p, uint64_t i)
 {
-    bare_arg *a = p;
     uint8_t key[14];
     size_t klen = make_key(key, i);
-    if (i % a->per_txn == 0)
-        step(a->db, a->begin);
-    sqlite3_bind_blob(a->insert, 1, key, (int)klen, SQLITE_STATIC);
-    sqlite3_bind_blob(a->insert, 2, value, sizeof value, SQLITE_STATIC);
-    step(a->db, a->insert);
-    if (i % a->per_txn == a->per_txn - 1)
-        step(a->db, a->commit);
-}
-
-static void bare_open(bare_arg *a, const char *path, bool full_sync)
-{
-    if (sqlite3_open(path, &a->db) != SQLITE_OK)
-        die("open", sqlite3_errmsg(a->db));
-    char setup[256];
-    snprintf(setup, sizeof setup, "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s;"
-             "CREATE TABLE kv(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;",
-             full_sync ? "FULL" : "NORMAL");
-    if (sqlite3_exec(a->db, setup, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(a->db, "INSERT INTO kv(k, v) VALUES (?, ?)", -1, &a->insert, NULL) ||
-        sqlite3_prepare_v2(a->db, "BEGIN IMMEDIATE", -1, &a->begin, NULL) ||
-        sqlite3_prepare_v2(a->db, "COMMIT", -1, &a->commit, NULL))
-        die("setup", sqlite3_errmsg(a->db));
-}
-
-static void bare_close(bare_arg *a)
-{
-    sqlite3_finalize(a->insert);
-    sqlite3_finalize(a->begin);
-    sqlite3_finalize(a->commit);
-    sqlite3_close(a->db);
+    bench_sqlite_insert(p, i, key, klen, value, sizeof value);
 }
 
 static void compare_sqlite(const char *dir, uint64_t per_txn, bool full_sync,
@@ -119,8 +75,8 @@ static void compare_sqlite(const char *dir, uint64_t per_txn, bool full_sync,
     opts.sync = full_sync ? TG_SQLITE_SYNC_FULL : TG_SQLITE_SYNC_NORMAL;
     if (tg_store_open_sqlite(&t.store, tg_path, &opts) != TG_OK)
         die("tg_store_open_sqlite", tg_ctx_errmsg(NULL));
-    bare_arg b = {.per_txn = per_txn};
-    bare_open(&b, bare_path, full_sync);
+    bench_sqlite b;
+    bench_sqlite_open(&b, bare_path, full_sync, per_txn);
 
     snprintf(name, sizeof name, "store_sqlite_%s_put_200b_%llu_per_txn", sync, n);
     snprintf(base_name, sizeof base_name, "sqlite_%s_insert_200b_%llu_per_txn", sync, n);
@@ -129,7 +85,7 @@ static void compare_sqlite(const char *dir, uint64_t per_txn, bool full_sync,
     bench_case c = {name, tg_put, &t, NULL};
     bench_case base = {base_name, bare_insert, &b, NULL};
     bench_compare(&c, &base, plan, extra, NULL);
-    bare_close(&b);
+    bench_sqlite_close(&b);
     tg_store_close(t.store);
 }
 

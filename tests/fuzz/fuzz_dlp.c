@@ -16,6 +16,8 @@
 
 #include <tenantguard.h>
 
+#include "../support/utf8_check.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static tg_dlp_ruleset *builtin, *custom;
@@ -45,28 +47,6 @@ static void open_rulesets(void)
         fail("custom ruleset");
 }
 
-/* True if position p of text[0..len) is inside a well-formed UTF-8
- * character (after its lead byte). Stray continuation bytes are not. */
-static bool inside_char(const uint8_t *text, size_t len, size_t p)
-{
-    if (p >= len || (text[p] & 0xC0) != 0x80)
-        return false;
-    for (size_t back = 1; back <= 3 && back <= p; back++) {
-        uint8_t lead = text[p - back];
-        if ((lead & 0xC0) == 0x80)
-            continue;
-        size_t n = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
-                 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
-        if (n <= back || p - back + n > len)
-            return false;
-        for (size_t k = 1; k < n; k++)
-            if ((text[p - back + k] & 0xC0) != 0x80)
-                return false;
-        return true;
-    }
-    return false;
-}
-
 /* Previews may show four characters of a match, so a match of at most four
  * letters and digits ("::8.0.1.1") may appear whole. */
 static size_t alnum_count(const uint8_t *m, size_t n)
@@ -87,7 +67,7 @@ static void check(const tg_dlp_ruleset *rules, const uint8_t *data, size_t size)
         const tg_dlp_finding *f = tg_dlp_report_finding(r, i);
         if (f->length == 0 || f->offset + f->length > size || f->offset < last)
             fail("finding span");
-        if (inside_char(data, size, f->offset) || inside_char(data, size, f->offset + f->length))
+        if (tgt_inside_char(data, size, f->offset) || tgt_inside_char(data, size, f->offset + f->length))
             fail("finding splits a code point");
         if (!(f->confidence >= 0.0 && f->confidence <= 1.0))
             fail("confidence");

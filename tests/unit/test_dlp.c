@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "utf8_check.h"
 
 static tg_dlp_ruleset *rules_with(const char *const *filters, size_t nf,
                                   const char *const *domains, size_t nd)
@@ -621,28 +622,6 @@ static void test_redact_overlaps(void **state)
     tg_dlp_ruleset_free(r);
 }
 
-/* True if position p of text[0..len) is inside a well-formed UTF-8
- * character (after its lead byte). Stray continuation bytes are not. */
-static bool inside_char(const uint8_t *text, size_t len, size_t p)
-{
-    if (p >= len || (text[p] & 0xC0) != 0x80)
-        return false;
-    for (size_t back = 1; back <= 3 && back <= p; back++) {
-        uint8_t lead = text[p - back];
-        if ((lead & 0xC0) == 0x80)
-            continue;
-        size_t n = lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
-                 : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
-        if (n <= back || p - back + n > len)
-            return false;
-        for (size_t k = 1; k < n; k++)
-            if ((text[p - back + k] & 0xC0) != 0x80)
-                return false;
-        return true;
-    }
-    return false;
-}
-
 /* Garbage, invalid UTF-8, NUL bytes: no crash, spans on code points. */
 static void test_garbage(void **state)
 {
@@ -664,8 +643,8 @@ static void test_garbage(void **state)
         for (size_t i = 0; i < tg_dlp_report_count(rep); i++) {
             const tg_dlp_finding *f = tg_dlp_report_finding(rep, i);
             assert_true(f->offset + f->length <= sizeof buf);
-            assert_false(inside_char(buf, sizeof buf, f->offset));
-            assert_false(inside_char(buf, sizeof buf, f->offset + f->length));
+            assert_false(tgt_inside_char(buf, sizeof buf, f->offset));
+            assert_false(tgt_inside_char(buf, sizeof buf, f->offset + f->length));
         }
         if (round % 2) {
             assert_true(found(rep, "filter:0"));
