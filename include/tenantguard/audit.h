@@ -8,8 +8,8 @@
  * severity, compliance tags, details (a JSON object) and the BLAKE2b hash
  * of the previous record; its own hash covers all of that. Appending
  * sequence N is an insert-if-absent in the store, so several writers (two
- * processes on one SQLite file) never fork a chain: the loser of a race
- * re-reads the head and appends after it.
+ * processes on one SQLite file) never fork a chain: an append reads the
+ * head inside its store transaction, which the store serialises.
  *
  * Every `checkpoint_interval` records, and on demand, the library signs a
  * checkpoint (sequence, hash, time) with an Ed25519 key that is wrapped by
@@ -170,7 +170,8 @@ TG_API void tg_audit_event_init(tg_audit_event *event);
  * Errors: TG_EINVAL (NULL ctx or event, unknown action, outcome, severity
  * or tags, invalid ids, an IP that does not parse, details that are not a
  * JSON object or too long), TG_EVERSION, TG_ESTORE (nothing was written),
- * TG_EKMS, TG_ENOMEM.
+ * TG_EKMS, TG_EFORMAT (the chain's stored anchor or a pseudonym is
+ * malformed), TG_ENOMEM.
  */
 TG_API int tg_audit_append(tg_ctx *ctx, const tg_audit_event *event, uint64_t *out_seq);
 
@@ -189,7 +190,8 @@ TG_API int tg_audit_checkpoint(tg_ctx *ctx, const char *workspace, uint64_t *out
 
 /* The Ed25519 public key that verifies checkpoints (created with the
  * first record of the store). Export it to somewhere the store's owner
- * cannot write. Errors: TG_EINVAL, TG_EKMS, TG_ESTORE. */
+ * cannot write. Errors: TG_EINVAL, TG_ENOTFOUND (no record yet: asking
+ * never creates a key), TG_EKMS, TG_ESTORE, TG_EFORMAT. */
 TG_API int tg_audit_public_key(tg_ctx *ctx, uint8_t out[TG_AUDIT_PUBLIC_KEY_BYTES]);
 
 /* Why a verification failed. */
@@ -308,7 +310,9 @@ TG_API int tg_audit_verify_export(tg_audit_verdict *out, const char *data, size_
  * as the anchor the chain verifies from. *out_pruned (may be NULL) gets the
  * number of records deleted (0 when no checkpoint allows any). The
  * pruning itself is recorded in the system chain.
- * Errors: TG_EINVAL, TG_ESTORE, TG_EKMS, TG_ENOMEM.
+ * Errors: TG_EINVAL, TG_ESTORE, TG_EKMS, TG_ENOMEM, TG_EAUTH (the
+ * checkpoint that would become the anchor is not signed by the audit key:
+ * verify first), TG_EFORMAT (a stored checkpoint is malformed).
  */
 TG_API int tg_audit_prune(tg_ctx *ctx, const char *workspace, int64_t older_than_ms,
                           uint64_t *out_pruned);

@@ -178,10 +178,16 @@ static int append_one(struct tg_audit *a, tg_store_txn *txn, prepared *p, pendin
             return rc;
         p->cache_actor = true;
     }
-    if (p->e->target_is_subject && (rc = tg__audit_pseudonym(a, txn, p->chain, p->chain_len,
-                                                             p->target, p->target_len,
-                                                             target)) != TG_OK)
+    if (p->e->target_is_subject && p->actor && p->actor_len == p->target_len &&
+        memcmp(p->actor, p->target, p->target_len) == 0) {
+        /* One person, one pseudonym in a record: a cached (and meanwhile
+         * erased) one beside a fresh one would link the two. */
+        memcpy(target, actor, sizeof target);
+    } else if (p->e->target_is_subject &&
+               (rc = tg__audit_pseudonym(a, txn, p->chain, p->chain_len, p->target,
+                                         p->target_len, target)) != TG_OK) {
         return rc;
+    }
 
     tg__audit_record r = {0};
     r.time_ms = now;
@@ -259,7 +265,7 @@ static int append_events(tg_ctx *ctx, const tg_audit_event *events, size_t count
         tg_store_txn *txn = NULL;
         /* The keys first, in a commit of their own: a secret made inside
          * this transaction would be lost if it rolled back. */
-        rc = tg__audit_keys(a);
+        rc = tg__audit_keys(a, true);
         if (rc == TG_OK)
             rc = tg__store_begin(store, &txn);
         for (size_t i = 0; rc == TG_OK && i < count; i++)

@@ -65,7 +65,7 @@ int tg__audit_run(tg_ctx *ctx, const char *workspace, bool workspace_required,
     tg_store *store = tg__ctx_store(ctx);
     tg_store_txn *txn;
     pthread_mutex_lock(&a->lock);
-    rc = tg__audit_keys(a); /* before the transaction: see tg__audit_keys */
+    rc = tg__audit_keys(a, true); /* before the transaction: see tg__audit_keys */
     if (rc == TG_OK)
         rc = tg__store_begin(store, &txn);
     if (rc == TG_OK) {

@@ -131,11 +131,12 @@ int tg__audit_run(tg_ctx *ctx, const char *workspace, bool workspace_required,
 int tg__audit_append_in_txn(struct tg_audit *a, tg_store_txn *txn, const tg_audit_event *event,
                             uint64_t *out_seq);
 
-/* Loads the audit secret (creating it on first use) and derives the keys.
+/* Loads the audit secret and derives the keys; with `create`, makes the
+ * secret if the store has none (else TG_ENOTFOUND: readers never write).
  * Call with a->lock held and no transaction open on this thread: a new
  * secret is committed on its own, so no rollback can lose a key that
  * checkpoints were already signed with. */
-int tg__audit_keys(struct tg_audit *a);
+int tg__audit_keys(struct tg_audit *a, bool create);
 
 /* The pseudonym ("p-" + 32 hex) of `user` in `chain`, created when absent
  * (in txn). out has TG__AUDIT_ACTOR_MAX + 1 bytes. Call with a->lock held

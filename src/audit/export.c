@@ -244,15 +244,59 @@ static int next_line(reader *r, size_t *out_len, const char **why)
     return 1;
 }
 
-/* Parses the current line: one JSON object and nothing else, no NUL, valid
- * UTF-8, no member named twice. NULL with *why set otherwise. */
+/* The members each type of line has, exactly: a reader that trusts a
+ * field the hashes do not cover ("note":"approved") must not find one. */
+static bool exact_members(const cJSON *o)
+{
+    static const char *const header[] = {"type",  "format",     "version",
+                                         "chain", "public_key", "exported_ms", NULL};
+    static const char *const record[] = {"type",   "chain",    "seq",     "time_ms",
+                                         "action", "actor",    "network", "target",
+                                         "target_is_pseudonym", "outcome", "severity",
+                                         "tags",   "details",  "prev",    "hash",    NULL};
+    static const char *const checkpoint[] = {"type", "chain", "seq",      "time_ms",
+                                             "hash", "signature", NULL};
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
+    if (!cJSON_IsString(t) || !t->valuestring)
+        return false;
+    const char *const *want = strcmp(t->valuestring, "header") == 0   ? header
+                              : strcmp(t->valuestring, "record") == 0 ? record
+                              : strcmp(t->valuestring, "checkpoint") == 0 ||
+                                      strcmp(t->valuestring, "anchor") == 0
+                                  ? checkpoint
+                                  : NULL;
+    if (!want)
+        return true; /* an unknown type: reported where lines are dispatched */
+    size_t n = 0, members = 0;
+    while (want[n])
+        n++;
+    for (const cJSON *m = o->child; m; m = m->next) {
+        if (++members > n || !m->string)
+            return false;
+        size_t k = 0;
+        while (want[k] && strcmp(want[k], m->string) != 0)
+            k++;
+        if (!want[k])
+            return false;
+    }
+    /* n members, each one of the n names: no name twice, none missing */
+    for (size_t k = 0; k < n; k++)
+        if (!cJSON_GetObjectItemCaseSensitive(o, want[k]))
+            return false;
+    return members == n;
+}
+
+/* Parses the current line: one JSON object and nothing else, no NUL (raw
+ * or escaped: the decoded string would end there, short of what was
+ * hashed), valid UTF-8, exactly the members of its type. NULL with *why
+ * set otherwise. */
 static cJSON *parse_line(const char *line, size_t n, const char **why)
 {
     if (n == 0) {
         *why = "is empty";
         return NULL;
     }
-    if (memchr(line, '\0', n)) {
+    if (memchr(line, '\0', n) || memmem(line, n, "\\u0000", 6)) {
         *why = "holds a NUL byte";
         return NULL;
     }
@@ -271,13 +315,11 @@ static cJSON *parse_line(const char *line, size_t n, const char **why)
         *why = cJSON_IsObject(o) ? "has bytes after its JSON object" : "is not a JSON object";
         return NULL;
     }
-    for (const cJSON *a = o->child; a; a = a->next)
-        for (const cJSON *b = a->next; b; b = b->next)
-            if (a->string && b->string && strcmp(a->string, b->string) == 0) {
-                cJSON_Delete(o);
-                *why = "names a field twice";
-                return NULL;
-            }
+    if (!exact_members(o)) {
+        cJSON_Delete(o);
+        *why = "does not have exactly the fields of its type";
+        return NULL;
+    }
     return o;
 }
 

@@ -37,7 +37,7 @@ static int unwrap(struct tg_audit *a, const uint8_t *value, size_t len,
                                      value + 1, len - 1, secret, "audit secret");
 }
 
-int tg__audit_keys(struct tg_audit *a)
+int tg__audit_keys(struct tg_audit *a, bool create)
 {
     tg_store_txn *txn = NULL; /* each store call commits on its own */
     if (a->keys_loaded)
@@ -46,6 +46,9 @@ int tg__audit_keys(struct tg_audit *a)
     uint8_t key[4], value[1 + TG_KMS_WRAPPED_MAX], secret[TG_KEY_BYTES];
     size_t klen = tg__audit_key(key, TG__AK_SECRET, NULL, 0, NULL, 0), n = 0;
     int rc = tg__store_get_buf(store, txn, key, klen, value, sizeof value, &n);
+    if (rc == TG_ENOTFOUND && !create)
+        return tg__error(TG_ENOTFOUND, "audit: this store has no audit key yet (it is made "
+                                       "with the first record)");
     if (rc == TG_ENOTFOUND) {
         randombytes_buf(secret, sizeof secret);
         value[0] = TG__AUDIT_FORMAT;
@@ -79,7 +82,7 @@ int tg_audit_public_key(tg_ctx *ctx, uint8_t out[TG_AUDIT_PUBLIC_KEY_BYTES])
         return tg__error(TG_EINVAL, "audit: NULL argument");
     struct tg_audit *a = tg__ctx_audit(ctx);
     pthread_mutex_lock(&a->lock);
-    int rc = tg__audit_keys(a);
+    int rc = tg__audit_keys(a, false);
     if (rc == TG_OK)
         memcpy(out, a->public_key, TG_AUDIT_PUBLIC_KEY_BYTES);
     pthread_mutex_unlock(&a->lock);

@@ -120,11 +120,21 @@ static int row(void *user, const uint8_t *key, size_t key_len, const uint8_t *va
     uint8_t hash[TG_AUDIT_HASH_BYTES];
     tg__audit_hash(hash, value, value_len);
     cJSON *o = tg__audit_record_json(&r, hash, false);
-    if (!o || !cJSON_AddItemToArray(run->records, o)) {
+    if (!o) {
+        /* Its details were checked when it was written: if they do not
+         * parse now, they were altered in the store. */
+        cJSON *d = cJSON_ParseWithLength(r.details, r.details_len);
+        bool altered = !cJSON_IsObject(d);
+        cJSON_Delete(d);
+        return altered ? tg__error(TG_EFORMAT, "audit: record %llu has details that are not "
+                                               "a JSON object; run tg_audit_verify",
+                                   (unsigned long long)seq)
+                       : tg__error(TG_ENOMEM, "audit: out of memory rendering record %llu",
+                                   (unsigned long long)seq);
+    }
+    if (!cJSON_AddItemToArray(run->records, o)) {
         cJSON_Delete(o);
-        /* The record decoded, so its details parsed when it was written:
-         * what failed is memory (or stored details that were altered). */
-        return tg__error(TG_ENOMEM, "audit: cannot render record %llu",
+        return tg__error(TG_ENOMEM, "audit: out of memory rendering record %llu",
                          (unsigned long long)seq);
     }
     int rc = TG_OK;
@@ -169,7 +179,7 @@ static int find_actor(tg_ctx *ctx, query_run *run, const char *actor, size_t act
 {
     struct tg_audit *a = tg__ctx_audit(ctx);
     pthread_mutex_lock(&a->lock);
-    int rc = tg__audit_keys(a);
+    int rc = tg__audit_keys(a, false);
     pthread_mutex_unlock(&a->lock);
     if (rc == TG_OK)
         rc = tg__audit_pseudonym_find(a, NULL, run->chain, run->chain_len, actor, actor_len,

@@ -195,9 +195,25 @@ int tg__audit_network(char *out, const char *ip)
         return TG_OK;
     }
     if (strlen(ip) < sizeof text && inet_pton(AF_INET6, ip, addr) == 1) {
-        memset(addr + 6, 0, 10);
+        /* An IPv4 address inside IPv6 (mapped ::ffff:a.b.c.d, compatible
+         * ::a.b.c.d, NAT64 64:ff9b::a.b.c.d) is cut as the IPv4 it is, and
+         * 6to4 (2002:aabb:ccdd::) keeps only its IPv4 /24: a /48 would keep
+         * the whole IPv4 address of the client. */
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        static const uint8_t nat64[12] = {0, 0x64, 0xff, 0x9b};
+        static const uint8_t zero[12] = {0};
+        int bits = 48;
+        if (memcmp(addr, mapped, 12) == 0 || memcmp(addr, nat64, 12) == 0 ||
+            (memcmp(addr, zero, 12) == 0 && addr[12])) {
+            char v4[INET_ADDRSTRLEN];
+            inet_ntop(AF_INET, addr + 12, v4, sizeof v4);
+            return tg__audit_network(out, v4);
+        }
+        if (addr[0] == 0x20 && addr[1] == 0x02)
+            bits = 40; /* 2002: then the IPv4 address's first three bytes */
+        memset(addr + bits / 8, 0, 16 - (size_t)bits / 8);
         inet_ntop(AF_INET6, addr, text, sizeof text);
-        snprintf(out, TG__AUDIT_NETWORK_MAX + 1, "%s/48", text);
+        snprintf(out, TG__AUDIT_NETWORK_MAX + 1, "%s/%d", text, bits);
         return TG_OK;
     }
     return tg__error(TG_EINVAL, "audit: actor_ip is not an IPv4 or IPv6 address");

@@ -144,6 +144,22 @@ static int run(struct tg_audit *a, walk *w, const char *chain, size_t len, uint6
         if (!tg__audit_verifier_anchor(&w->v, &start))
             return TG_OK;
         start_seq = start.seq;
+        /* Pruning deleted every record up to the anchor: one still there
+         * (or put back) would be read by queries but never verified. */
+        uint64_t below = 0;
+        uint8_t lo[TG__AUDIT_KEY_MAX], hi[TG__AUDIT_KEY_MAX];
+        size_t lo_len = tg__audit_seq_key(lo, TG__AK_RECORD, chain, len, 0);
+        size_t hi_len = tg__audit_seq_key(hi, TG__AK_RECORD, chain, len, start_seq + 1);
+        if ((rc = tg__store_scan(store, NULL, lo, lo_len, hi, hi_len, 0, first_row_seq,
+                                 &below)) != TG_OK)
+            return rc;
+        if (below) {
+            tg__audit_problem(out, TG_AUDIT_REORDERED, below,
+                              "record %llu is at or before the retention anchor (record "
+                              "%llu), where pruning left none",
+                              (unsigned long long)below, (unsigned long long)start_seq);
+            return TG_OK;
+        }
     }
     if (from_seq > start_seq + 1) {
         if ((rc = last_checkpoint(store, chain, len, from_seq, &latest)) != TG_OK)
@@ -220,11 +236,9 @@ int tg_audit_verify(tg_ctx *ctx, tg_audit_verdict *out, const char *workspace, u
     struct tg_audit *a = tg__ctx_audit(ctx);
     uint8_t pk[TG_AUDIT_PUBLIC_KEY_BYTES];
     pthread_mutex_lock(&a->lock);
-    rc = tg__audit_keys(a);
+    rc = tg__audit_keys(a, false); /* verifying never makes a key */
     memcpy(pk, a->public_key, sizeof pk);
     pthread_mutex_unlock(&a->lock);
-    if (rc != TG_OK)
-        return rc;
 
     walk w;
     memset(&w, 0, sizeof w);
@@ -232,6 +246,24 @@ int tg_audit_verify(tg_ctx *ctx, tg_audit_verdict *out, const char *workspace, u
     w.progress = progress;
     w.user = user;
     tg__audit_verifier_start(&w.v, out, pk, chain, len);
+    if (rc == TG_ENOTFOUND) {
+        /* No key: fine for a store without audit data, tampering for one
+         * that has some. */
+        tg_store *store = tg__ctx_store(ctx);
+        uint64_t head;
+        uint8_t hash[TG_AUDIT_HASH_BYTES];
+        tg__audit_checkpoint latest;
+        if ((rc = tg__audit_read_head(store, NULL, chain, len, &head, hash)) != TG_OK ||
+            (rc = last_checkpoint(store, chain, len, 0, &latest)) != TG_OK)
+            return rc;
+        if (head || latest.seq)
+            tg__audit_problem(out, TG_AUDIT_BAD_SIGNATURE, 0,
+                              "the chain has records but the store has no audit key: it was "
+                              "removed");
+        return TG_OK;
+    }
+    if (rc != TG_OK)
+        return rc;
     rc = run(a, &w, chain, len, from_seq);
     free(w.cps);
     return rc;

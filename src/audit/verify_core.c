@@ -105,6 +105,10 @@ bool tg__audit_verifier_checkpoint(tg__audit_verifier *v, const tg__audit_checkp
         return tg__audit_problem(out, TG_AUDIT_BAD_SIGNATURE, c->seq,
                                  "the checkpoint of record %llu is not signed by the audit key",
                                  (unsigned long long)c->seq);
+    if (out->checkpoints && c->seq <= v->last_checkpoint)
+        return tg__audit_problem(out, TG_AUDIT_REORDERED, c->seq,
+                                 "the checkpoint of record %llu comes again",
+                                 (unsigned long long)c->seq);
     if (c->seq + 1 != v->next_seq)
         return tg__audit_problem(out, TG_AUDIT_GAP, c->seq,
                                  "the checkpoint of record %llu has no record to check",

@@ -80,7 +80,9 @@ static fixture *open_fixture(int n)
     f->ctx = at_ctx(f->store, &f->clock, INTERVAL);
     assert_non_null(f->ctx);
     append_n(f, "acme", n);
-    assert_int_equal(tg_audit_public_key(f->ctx, f->pk), TG_OK);
+    /* the key exists once there is a record; fixtures of 0 fetch it later */
+    if (n)
+        assert_int_equal(tg_audit_public_key(f->ctx, f->pk), TG_OK);
     return f;
 }
 
@@ -313,6 +315,7 @@ static void test_pinned_key(void **state)
     (void)state;
     fixture *f = open_fixture(12);
     buf b = export_of(f, "acme");
+    assert_int_equal(tg_audit_public_key(f->ctx, f->pk), TG_OK);
     tg_audit_verdict v = verify_text(b.p, b.n, f->pk);
     assert_verdict(v, TG_AUDIT_VALID, 0);
     assert_null(strstr(v.reason, "not pinned"));
@@ -378,6 +381,7 @@ static void test_awkward_fields_round_trip(void **state)
         e.tags = TG_AUDIT_TAGS_ALL >> i;
         assert_int_equal(tg_audit_append(f->ctx, &e, NULL), TG_OK);
     }
+    assert_int_equal(tg_audit_public_key(f->ctx, f->pk), TG_OK);
     buf b = export_of(f, "acme");
     tg_audit_verdict v = verify_text(b.p, b.n, f->pk);
     assert_verdict(v, TG_AUDIT_VALID, 0);
@@ -424,6 +428,24 @@ static void test_tamper_delete_record(void **state)
     L = split(b.p);
     drop(&L, find(&L, "record", 1));
     assert_verdict(verify_lines(&L, f->pk), TG_AUDIT_GAP, 1);
+    lines_free(&L);
+    free(b.p);
+    close_fixture(f);
+}
+
+/* A checkpoint line given twice is not counted twice. */
+static void test_duplicate_checkpoint_line(void **state)
+{
+    (void)state;
+    fixture *f = open_fixture(25);
+    buf b = export_of(f, "acme");
+    lines L = split(b.p);
+    size_t i = find(&L, "checkpoint", 10);
+    L.l = realloc(L.l, (L.n + 1) * sizeof *L.l);
+    memmove(&L.l[i + 2], &L.l[i + 1], (L.n - i - 1) * sizeof *L.l);
+    L.l[i + 1] = strdup(L.l[i]);
+    L.n++;
+    assert_verdict(verify_lines(&L, f->pk), TG_AUDIT_REORDERED, 10);
     lines_free(&L);
     free(b.p);
     close_fixture(f);
@@ -690,6 +712,9 @@ static void test_malformed_lines(void **state)
         {4, "\"hash\":\"", "\"hash\":\"ab", "a hash too long"},
         {4, "\"type\":\"record\",", "\"type\":\"record\",\"seq\":4,", "a field twice"},
         {4, "\"type\":\"record\"", "\"type\":\"memo\"", "an unknown line type"},
+        {4, "\"type\":\"record\",", "\"type\":\"record\",\"note\":\"approved\",",
+         "a field the hash does not cover"},
+        {4, "\"target\":\"", "\"target\":\"msg\\u0000", "an escaped NUL"},
         {4, "\"type\":\"record\"", "\"type\":\"anchor\"", "an anchor after records"},
         {4, "\"type\":\"record\"", "\"type\":\"header\"", "a second header"},
         {4, "\"type\":\"record\"", "\"type\":7", "a number for a type"},
@@ -991,6 +1016,7 @@ static void test_progress(void **state)
     progress_log p = {0};
     tg_audit_verdict v;
     tg_audit_verdict_init(&v);
+    assert_int_equal(tg_audit_public_key(f->ctx, f->pk), TG_OK);
     assert_int_equal(tg_audit_verify_export(&v, b.p, b.n, f->pk, on_progress, &p), TG_OK);
     assert_verdict(v, TG_AUDIT_VALID, 0);
     assert_int_equal(v.records, 9000);
@@ -1016,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_tamper_details_byte),
         cmocka_unit_test(test_tamper_delete_record),
         cmocka_unit_test(test_tamper_swap_records),
+        cmocka_unit_test(test_duplicate_checkpoint_line),
         cmocka_unit_test(test_tamper_truncate),
         cmocka_unit_test(test_tamper_hash_and_prev),
         cmocka_unit_test(test_tamper_forged_stretch),

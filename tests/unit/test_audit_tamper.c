@@ -423,6 +423,9 @@ static void test_replaced_secret(void **state)
     assert_int_equal(tg_store_open_memory(&other), TG_OK);
     tg_ctx *octx = at_ctx(other, NULL, 5);
     uint8_t pk_other[32], pk_mine[32];
+    tg_audit_event first;
+    at_event(&first, "acme", "u");
+    assert_int_equal(tg_audit_append(octx, &first, NULL), TG_OK); /* makes its key */
     assert_int_equal(tg_audit_public_key(octx, pk_other), TG_OK);
     assert_int_equal(tg__store_get_buf(other, NULL, key, klen, theirs.b, sizeof theirs.b,
                                        &theirs.n),
@@ -450,6 +453,7 @@ static void test_replaced_secret(void **state)
     cfg.master_key = other_root;
     tg_ctx *fctx = NULL;
     assert_int_equal(tg_ctx_open(&fctx, &cfg), TG_OK);
+    assert_int_equal(tg_audit_append(fctx, &first, NULL), TG_OK); /* makes its key */
     assert_int_equal(tg_audit_public_key(fctx, pk_other), TG_OK);
     assert_int_equal(tg__store_get_buf(foreign, NULL, key, klen, theirs.b, sizeof theirs.b,
                                        &theirs.n),
@@ -598,6 +602,30 @@ static void test_range_last_record(void **state)
  * checkpoint are protected only by the hash chain, so whoever writes the
  * store can drop or rewrite them. This test pins that documented limit:
  * if it starts failing, the limit moved and the docs must say so. */
+/* A genuine checkpoint copied into the anchor row does not hide the
+ * records at or before it; nor does a record put back after pruning. */
+static void test_anchor_hides_nothing(void **state)
+{
+    world *w = *state;
+    at_bytes cp, rec5;
+    assert_int_equal(at_get(w->store, TG__AK_CHECKPOINT, "acme", 10, &cp), TG_OK);
+    assert_int_equal(at_get(w->store, TG__AK_RECORD, "acme", 5, &rec5), TG_OK);
+    uint8_t key[TG__AUDIT_KEY_MAX];
+    size_t klen = tg__audit_key(key, TG__AK_ANCHOR, "acme", 4, NULL, 0);
+    assert_int_equal(tg__store_put(w->store, NULL, key, klen, cp.b, cp.n), TG_OK);
+    expect_verdict(w, "acme", 0, 0, TG_AUDIT_REORDERED, 1);
+    assert_int_equal(tg__store_del(w->store, NULL, key, klen), TG_OK);
+    expect_verdict(w, "acme", 0, 0, TG_AUDIT_VALID, 0);
+
+    /* A real prune up to 10, then record 5 back in its place. */
+    uint64_t pruned = 0;
+    assert_int_equal(tg_audit_prune(w->ctx, "acme", 10500, &pruned), TG_OK);
+    assert_int_equal(pruned, 10);
+    expect_verdict(w, "acme", 0, 0, TG_AUDIT_VALID, 0);
+    assert_int_equal(at_put(w->store, TG__AK_RECORD, "acme", 5, &rec5), TG_OK);
+    expect_verdict(w, "acme", 0, 0, TG_AUDIT_REORDERED, 5);
+}
+
 static void test_unsigned_tail_is_not_protected(void **state)
 {
     world *w = *state;
@@ -642,6 +670,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forged_stretch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replaced_secret, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_anchor_hides_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_from_another_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_range_last_record, setup, teardown),
