@@ -94,6 +94,7 @@ typedef struct prepared {
     size_t details_len;
     char actor_pseudonym[TG__AUDIT_ACTOR_MAX + 1];
     bool cache_actor; /* looked up in the store: cache it once committed */
+    int64_t looked_up_ms;
     const tg_audit_event *e;
 } prepared;
 
@@ -177,6 +178,7 @@ static int append_one(struct tg_audit *a, tg_store_txn *txn, prepared *p, pendin
                                       actor)) != TG_OK)
             return rc;
         p->cache_actor = true;
+        p->looked_up_ms = now;
     }
     if (p->e->target_is_subject && p->actor && p->actor_len == p->target_len &&
         memcmp(p->actor, p->target, p->target_len) == 0) {
@@ -274,11 +276,11 @@ static int append_events(tg_ctx *ctx, const tg_audit_event *events, size_t count
             rc = tg__store_commit(store, txn);
         else if (txn)
             tg__store_rollback(store, txn);
-        int64_t now = tg__ctx_now(ctx);
         for (size_t i = 0; rc == TG_OK && i < count; i++)
             if (prep[i].cache_actor)
                 tg__audit_pcache_put(a, prep[i].chain, prep[i].chain_len, prep[i].actor,
-                                     prep[i].actor_len, now, prep[i].actor_pseudonym);
+                                     prep[i].actor_len, prep[i].looked_up_ms,
+                                     prep[i].actor_pseudonym);
         pthread_mutex_unlock(&a->lock);
     }
     if (count > 1) {

@@ -476,6 +476,14 @@ static void test_replaced_secret(void **state)
     fresh = at_ctx(w->store, NULL, 5);
     assert_int_equal(tg_audit_public_key(fresh, pk_mine), TG_EFORMAT);
     tg_ctx_close(fresh);
+    /* No secret at all: the chain's records cannot be vouched for. */
+    assert_int_equal(tg__store_del(w->store, NULL, key, klen), TG_OK);
+    fresh = at_ctx(w->store, NULL, 5);
+    tg_audit_verdict_init(&v);
+    assert_int_equal(at_verify(fresh, &v, "acme", 0, 0), TG_OK);
+    assert_int_equal(v.problem, TG_AUDIT_BAD_SIGNATURE);
+    assert_int_equal(v.bad_seq, 0);
+    tg_ctx_close(fresh);
     assert_int_equal(tg__store_put(w->store, NULL, key, klen, mine.b, mine.n), TG_OK);
     fresh = at_ctx(w->store, NULL, 5);
     expect_verdict(w, "acme", 0, 0, TG_AUDIT_VALID, 0);
