@@ -180,6 +180,33 @@ TG_API int tg_limiter_peek(tg_ctx *ctx, tg_limit_verdict *out, const char *works
                            const char *user_id, const char *ip, uint32_t cost);
 
 /*
+ * Prepared keys. A server checks the same workspace, user and IP for every
+ * message of a connection. A key prepared once for them does their
+ * validation and hashing once and remembers where their entries are, so
+ * each check on it does only the lookups, the locking and the arithmetic.
+ * A check on a key uses the same entries as tg_limiter_check with the same
+ * identifiers and gives the same verdict; the two may be mixed freely.
+ *
+ * tg_limiter_key_new takes the identifiers as tg_limiter_check does (any
+ * may be NULL; user_id needs workspace_id) and copies them. The key is
+ * used only with `ctx`, while `ctx` is open, by any number of threads at
+ * once; free it with tg_limiter_key_free, before or after closing `ctx`
+ * (free accepts NULL). Errors: TG_EINVAL (NULL ctx/out, bad id or IP, user
+ * without workspace), TG_ENOMEM; *out is then NULL.
+ */
+typedef struct tg_limit_key tg_limit_key;
+TG_API int tg_limiter_key_new(tg_ctx *ctx, tg_limit_key **out, const char *workspace_id,
+                              const char *user_id, const char *ip);
+TG_API void tg_limiter_key_free(tg_limit_key *key);
+
+/* tg_limiter_check and tg_limiter_peek on a prepared key. Same errors, and
+ * TG_EINVAL for a NULL key or one prepared for another context. */
+TG_API int tg_limiter_check_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key,
+                                uint32_t cost);
+TG_API int tg_limiter_peek_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key,
+                               uint32_t cost);
+
+/*
  * Admin reset of one entry: refills its bucket and clears its violations
  * and penalty (trust and workspace settings stay). `dimension` selects the
  * key: USER (workspace_id and key = user id), WORKSPACE (workspace_id, key

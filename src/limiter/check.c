@@ -35,18 +35,14 @@ typedef struct dim {
 
 typedef struct op {
     struct tg_limiter *lim;
+    const tg__lplan *p; /* the entries of d[0..n-1) */
     bool commit;
     int64_t now;
     uint32_t cost;
     int64_t need; /* the cost in units */
-    tg__largs a;
     dim d[MAXD];  /* user, workspace, IP (those given, in this order), global */
     int n;
-    uint32_t kinds;            /* bit (1 << TG_LIMIT_*) per dimension in d */
-    tg__lkey keys[MAXD - 1];   /* of d[0..n-1) */
     tg__lref refs[MAXD - 1];
-    uint32_t shards[MAXD - 1]; /* distinct, increasing */
-    int nshards;
     tg__lentry blank; /* an untracked entry, for peek */
     tg__lcold blank_cold;
     tg_limit_verdict v;
@@ -86,15 +82,14 @@ bool tg__lentry_evictable(const tg__lentry *e, const tg__lcold *c, int64_t now, 
 
 /* ---- setup ---- */
 
-static inline void add_key(op *o, int n, int kind)
+static inline void add_key(const struct tg_limiter *lim, tg__lplan *p, int kind)
 {
-    o->d[n].kind = kind;
-    tg__lkey *k = &o->keys[n];
+    tg__lkey *k = &p->keys[p->n++];
     k->kind = kind;
-    tg__lkey_digest(o->lim, kind, &o->a, k->digest);
+    tg__lkey_digest(lim, kind, &p->a, k->digest);
     /* Its lock and hash bucket load while the rest of the check is set up
      * (the other digests, the clock). */
-    k->shard = tg__ltable_locate(o->lim->table, k->digest);
+    k->shard = tg__ltable_locate(lim->table, k->digest);
 }
 
 static inline void order2(uint32_t *a, uint32_t *b)
@@ -104,31 +99,31 @@ static inline void order2(uint32_t *a, uint32_t *b)
     *b = hi;
 }
 
-static int setup(op *o, const char *ws, const char *user, const char *ip)
+int tg__lplan_make(const struct tg_limiter *lim, tg__lplan *p, const char *ws, const char *user,
+                   const char *ip)
 {
     int rc;
     if (user && !ws)
         return tg__error(TG_EINVAL, "limiter: user_id needs a workspace_id");
-    if ((ws && (rc = tg__largs_ws(&o->a, ws))) || (user && (rc = tg__largs_user(&o->a, user))) ||
-        (ip && (rc = tg__largs_ip(&o->a, ip))))
+    if ((ws && (rc = tg__largs_ws(&p->a, ws))) || (user && (rc = tg__largs_user(&p->a, user))) ||
+        (ip && (rc = tg__largs_ip(&p->a, ip))))
         return rc;
-    int n = 0;
+    p->n = 0;
     if (user)
-        add_key(o, n++, TG_LIMIT_USER);
+        add_key(lim, p, TG_LIMIT_USER);
     if (ws)
-        add_key(o, n++, TG_LIMIT_WORKSPACE);
+        add_key(lim, p, TG_LIMIT_WORKSPACE);
     if (ip)
-        add_key(o, n++, TG_LIMIT_IP);
-    o->d[n].kind = TG_LIMIT_GLOBAL;
-    o->n = n + 1;
-    o->kinds = (user ? 1u << TG_LIMIT_USER : 0) | (ws ? 1u << TG_LIMIT_WORKSPACE : 0) |
+        add_key(lim, p, TG_LIMIT_IP);
+    p->kinds = (user ? 1u << TG_LIMIT_USER : 0) | (ws ? 1u << TG_LIMIT_WORKSPACE : 0) |
                (ip ? 1u << TG_LIMIT_IP : 0) | 1u << TG_LIMIT_GLOBAL;
     /* The keys' shards, distinct and increasing: the order of locking. At
      * most three, sorted by compare-and-swap (a loop here became a
      * memmove call). */
+    int n = p->n;
     uint32_t sh[MAXD - 1];
     for (int k = 0; k < n; k++)
-        sh[k] = o->keys[k].shard;
+        sh[k] = p->keys[k].shard;
     if (n >= 2) {
         order2(&sh[0], &sh[1]);
         if (n == 3) {
@@ -138,9 +133,9 @@ static int setup(op *o, const char *ws, const char *user, const char *ip)
     }
     int ns = 0;
     for (int k = 0; k < n; k++)
-        if (ns == 0 || sh[k] != o->shards[ns - 1])
-            o->shards[ns++] = sh[k];
-    o->nshards = ns;
+        if (ns == 0 || sh[k] != p->shards[ns - 1])
+            p->shards[ns++] = sh[k];
+    p->nshards = ns;
     return TG_OK;
 }
 
@@ -297,7 +292,7 @@ static bool deny_shared(op *o, int from, int to)
             continue;
         }
         uint8_t key[TG__LKEY_MAX];
-        size_t key_len = tg__lkey_backend(d->kind, &o->a, key);
+        size_t key_len = tg__lkey_backend(d->kind, &o->p->a, key);
         int64_t retry = 0;
         int r = tg__lease_take(&lim->backend, ref_of(d), key, key_len, d->lim, o->cost,
                                lim->o.lease_tokens, lim->o.lease_ms, o->now, &retry);
@@ -424,14 +419,15 @@ static void decide(op *o)
 static bool allow_fast(op *o)
 {
     const struct tg_limiter *lim = o->lim;
-    if (lim->o.shared & o->kinds)
+    const uint32_t kinds = o->p->kinds;
+    if (lim->o.shared & kinds)
         return false;
     const int64_t now = o->now, need = o->need;
     const int nt = o->n - 1; /* d[nt] is the global bucket */
     int tier = TG__LDEFAULT_TIER;
     const tg__lentry *ws = NULL;
-    if (o->kinds & 1u << TG_LIMIT_WORKSPACE) { /* after the user if there is one */
-        ws = o->refs[(o->kinds & 1u << TG_LIMIT_USER) ? 1 : 0].e;
+    if (kinds & 1u << TG_LIMIT_WORKSPACE) { /* after the user if there is one */
+        ws = o->refs[(kinds & 1u << TG_LIMIT_USER) ? 1 : 0].e;
         tier = ws->tier;
     }
     for (int i = 0; i < nt; i++) {
@@ -514,13 +510,8 @@ static inline int check_verdict(const tg_limit_verdict *v)
     return TG_OK;
 }
 
-/* Inlined into check and peek, so that each is compiled for its own
- * `commit` (and no wrapper call sits in front of the work). */
-#if defined(__GNUC__)
-__attribute__((always_inline))
-#endif
-static inline int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const char *user,
-                      const char *ip, uint32_t cost, bool commit)
+/* The arguments every check and peek has. */
+static inline int check_args(tg_ctx *ctx, const tg_limit_verdict *out, uint32_t cost)
 {
     if (!ctx)
         return tg__error(TG_EINVAL, "limiter: ctx is NULL");
@@ -529,70 +520,150 @@ static inline int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const 
         return rc;
     if (cost == 0)
         return tg__error(TG_EINVAL, "limiter: cost is 0");
-    op o;
-    o.lim = tg__ctx_limiter(ctx);
-    o.commit = commit;
-    o.cost = cost;
-    o.need = tg__units(cost);
-    if ((rc = setup(&o, ws, user, ip)))
-        return rc;
-    if (!commit) {
-        memset(&o.blank, 0, sizeof o.blank);
-        memset(&o.blank_cold, 0, sizeof o.blank_cold);
-        o.blank.tokens = TG__FULL;
-        o.blank.trust = 0.5;
-        o.blank.tier = TG__LDEFAULT_TIER;
-    }
-    o.now = tg__ctx_now(ctx);
+    return TG_OK;
+}
 
-    int nk = o.n - 1; /* d[nk] is the global bucket */
-    tg__ltable *t = o.lim->table;
-    rc = tg__ltable_enter(t, o.shards, o.nshards, o.keys, nk, commit, o.now,
-                          tg__lentry_evictable, o.lim, o.refs);
-    if (!rc && !(commit && allow_fast(&o))) {
-        for (int i = 0; i < nk; i++) {
-            if (o.refs[i].e) {
-                o.d[i].e = o.refs[i].e;
-                o.d[i].c = o.refs[i].c;
-            } else { /* peek: not tracked */
-                o.d[i].e = &o.blank;
-                o.d[i].c = &o.blank_cold;
-            }
-        }
-        o.d[nk].e = &o.lim->global;
-        o.d[nk].c = &o.lim->global_cold;
-        if (!(rc = limits(&o))) {
-            decide(&o);
-            if (commit)
-                for (int i = 0; i < nk; i++) /* the global bucket settled in decide */
-                    settle(&o, &o.d[i]);
-        }
-    }
-    tg__ltable_leave(t, o.shards, o.nshards, o.refs, commit ? nk : 0, commit);
-    if (rc)
-        return rc;
+static inline void op_init(op *o, tg_ctx *ctx, uint32_t cost, bool commit)
+{
+    o->lim = tg__ctx_limiter(ctx);
+    o->commit = commit;
+    o->cost = cost;
+    o->need = tg__units(cost);
+}
+
+static void write_verdict(const op *o, tg_limit_verdict *out)
+{
     if (out->struct_size >= sizeof *out) {
-        out->allowed = o.v.allowed;
-        out->dimension = o.v.dimension;
-        out->penalized = o.v.penalized;
-        out->penalty_level = o.v.penalty_level;
-        out->limit = o.v.limit;
-        out->tokens_left = o.v.tokens_left;
-        out->retry_after_ms = o.v.retry_after_ms;
+        out->allowed = o->v.allowed;
+        out->dimension = o->v.dimension;
+        out->penalized = o->v.penalized;
+        out->penalty_level = o->v.penalty_level;
+        out->limit = o->v.limit;
+        out->tokens_left = o->v.tokens_left;
+        out->retry_after_ms = o->v.retry_after_ms;
     } else { /* a struct from older headers: only as far as it reaches */
         tg_limit_verdict v;
         tg_limit_verdict_init(&v);
-        v.allowed = o.v.allowed;
-        v.dimension = o.v.dimension;
-        v.penalized = o.v.penalized;
-        v.penalty_level = o.v.penalty_level;
-        v.limit = o.v.limit;
-        v.tokens_left = o.v.tokens_left;
-        v.retry_after_ms = o.v.retry_after_ms;
+        v.allowed = o->v.allowed;
+        v.dimension = o->v.dimension;
+        v.penalized = o->v.penalized;
+        v.penalty_level = o->v.penalty_level;
+        v.limit = o->v.limit;
+        v.tokens_left = o->v.tokens_left;
+        v.retry_after_ms = o->v.retry_after_ms;
         size_t skip = offsetof(tg_limit_verdict, allowed);
         memcpy((char *)out + skip, (const char *)&v + skip, out->struct_size - skip);
     }
+}
+
+/* Decides the check or peek set up in `o` (its plan chosen): looks its
+ * entries up (`where` as tg__ltable_enter takes it) and writes the verdict.
+ * Inlined into its callers, so that each is compiled for its own `commit`
+ * (and no wrapper call sits in front of the work). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int execute(tg_ctx *ctx, op *o, tg_limit_verdict *out, uint32_t *where)
+{
+    const tg__lplan *p = o->p;
+    const bool commit = o->commit;
+    const int nk = p->n; /* d[nk] is the global bucket */
+    for (int i = 0; i < nk; i++)
+        o->d[i].kind = p->keys[i].kind;
+    o->d[nk].kind = TG_LIMIT_GLOBAL;
+    o->n = nk + 1;
+    if (!commit) {
+        memset(&o->blank, 0, sizeof o->blank);
+        memset(&o->blank_cold, 0, sizeof o->blank_cold);
+        o->blank.tokens = TG__FULL;
+        o->blank.trust = 0.5;
+        o->blank.tier = TG__LDEFAULT_TIER;
+    }
+    o->now = tg__ctx_now(ctx);
+
+    tg__ltable *t = o->lim->table;
+    int rc = tg__ltable_enter(t, p->shards, p->nshards, p->keys, nk, commit, o->now,
+                              tg__lentry_evictable, o->lim, o->refs, where);
+    if (!rc && !(commit && allow_fast(o))) {
+        for (int i = 0; i < nk; i++) {
+            if (o->refs[i].e) {
+                o->d[i].e = o->refs[i].e;
+                o->d[i].c = o->refs[i].c;
+            } else { /* peek: not tracked */
+                o->d[i].e = &o->blank;
+                o->d[i].c = &o->blank_cold;
+            }
+        }
+        o->d[nk].e = &o->lim->global;
+        o->d[nk].c = &o->lim->global_cold;
+        if (!(rc = limits(o))) {
+            decide(o);
+            if (commit)
+                for (int i = 0; i < nk; i++) /* the global bucket settled in decide */
+                    settle(o, &o->d[i]);
+        }
+    }
+    tg__ltable_leave(t, p->shards, p->nshards, o->refs, commit ? nk : 0, commit);
+    if (rc)
+        return rc;
+    write_verdict(o, out);
     return TG_OK;
+}
+
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const char *user,
+                      const char *ip, uint32_t cost, bool commit)
+{
+    int rc = check_args(ctx, out, cost);
+    if (rc)
+        return rc;
+    op o;
+    op_init(&o, ctx, cost, commit);
+    tg__lplan plan;
+    if ((rc = tg__lplan_make(o.lim, &plan, ws, user, ip)))
+        return rc;
+    o.p = &plan;
+    return execute(ctx, &o, out, NULL);
+}
+
+/* A check or peek on a prepared key: its entries' lines start loading
+ * before anything else, and each is looked for first where it was found
+ * last. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline int run_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key,
+                          uint32_t cost, bool commit)
+{
+    int rc = check_args(ctx, out, cost);
+    if (rc)
+        return rc;
+    if (!key)
+        return tg__error(TG_EINVAL, "limiter: key is NULL");
+    if (key->ctx != ctx)
+        return tg__error(TG_EINVAL, "limiter: key was prepared for another context");
+    const int nk = key->plan.n;
+    uint32_t where[TG__LENTER_MAX], before[TG__LENTER_MAX];
+    for (int k = 0; k < nk; k++) {
+        before[k] = where[k] = atomic_load_explicit(&key->where[k], memory_order_relaxed);
+#if defined(__GNUC__)
+        __builtin_prefetch(atomic_load_explicit(&key->line[k], memory_order_relaxed), 1);
+#endif
+    }
+    op o;
+    op_init(&o, ctx, cost, commit);
+    o.p = &key->plan;
+    rc = execute(ctx, &o, out, where);
+    for (int k = 0; k < nk; k++) {
+        if (where[k] == before[k])
+            continue;
+        atomic_store_explicit(&key->where[k], where[k], memory_order_relaxed);
+        if (o.refs[k].e)
+            atomic_store_explicit(&key->line[k], o.refs[k].e, memory_order_relaxed);
+    }
+    return rc;
 }
 
 int tg_limiter_check(tg_ctx *ctx, tg_limit_verdict *out, const char *workspace_id,
@@ -605,4 +676,14 @@ int tg_limiter_peek(tg_ctx *ctx, tg_limit_verdict *out, const char *workspace_id
                     const char *user_id, const char *ip, uint32_t cost)
 {
     return run(ctx, out, workspace_id, user_id, ip, cost, false);
+}
+
+int tg_limiter_check_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key, uint32_t cost)
+{
+    return run_key(ctx, out, key, cost, true);
+}
+
+int tg_limiter_peek_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key, uint32_t cost)
+{
+    return run_key(ctx, out, key, cost, false);
 }

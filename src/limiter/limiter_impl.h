@@ -6,6 +6,7 @@
 #ifndef TG_LIMITER_IMPL_H
 #define TG_LIMITER_IMPL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "limiter_internal.h"
@@ -49,6 +50,35 @@ typedef struct tg__largs {
     uint8_t ip[16];
     uint8_t ip_len; /* 0 (no IP), 4 or 16 */
 } tg__largs;
+
+/* A check's identifiers, validated and hashed: the entries it looks up
+ * and the order it locks their shards in. A check on strings makes one on
+ * the stack; a prepared key (tg_limit_key) keeps one. */
+typedef struct tg__lplan {
+    tg__largs a;
+    int n;                             /* keys[0..n): user, workspace, IP (those given) */
+    uint32_t kinds;                    /* bit (1 << TG_LIMIT_*) per dimension, global included */
+    int nshards;
+    uint32_t shards[TG__LENTER_MAX];   /* the keys' shards, distinct, increasing */
+    tg__lkey keys[TG__LENTER_MAX];
+} tg__lplan;
+
+/* check.c: validates and hashes the identifiers (setup of a check). */
+int tg__lplan_make(const struct tg_limiter *lim, tg__lplan *p, const char *ws, const char *user,
+                   const char *ip);
+
+struct tg_limit_key {
+    tg_ctx *ctx; /* the context it was prepared for */
+    tg_allocator alloc;
+    tg__lplan plan; /* its ws and user point into text[] */
+    /* Where each entry was found last (entry number, TG__LNIL: not known),
+     * tried before the hash index under the shard's lock; and its address,
+     * only ever prefetched before the locks are taken. Relaxed atomics: a
+     * key may be used by several threads at once. */
+    _Atomic uint32_t where[TG__LENTER_MAX];
+    _Atomic(tg__lentry *) line[TG__LENTER_MAX];
+    char text[];
+};
 
 /* Longest backend key: "tg:rl:u:" + "255:" + ws + ":" + user. */
 #define TG__LKEY_MAX (8 + 4 + TG_ID_MAX + 1 + TG_ID_MAX)

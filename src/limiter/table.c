@@ -401,7 +401,7 @@ void tg__ltable_sweep(tg__ltable *t, uint32_t shard_no, int64_t now, tg__ltable_
 
 int tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lkey *keys,
                      int nk, bool create, int64_t now, tg__ltable_evictable fn, void *arg,
-                     tg__lref *out)
+                     tg__lref *out, uint32_t *where)
 {
     for (int i = 0; i < ns; i++) {
         shard *s = &t->shards[shards[i]];
@@ -412,6 +412,12 @@ int tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lk
     uint32_t head[TG__LENTER_MAX];
     for (int k = 0; k < nk; k++) {
         const shard *s = &t->shards[keys[k].shard];
+        uint32_t hint = where ? where[k] : TG__LNIL;
+        if (hint < s->used && at(s, hint)->kind == keys[k].kind &&
+            memcmp(at(s, hint)->digest, keys[k].digest, TG__LDIGEST) == 0) {
+            head[k] = hint; /* still there: the walk below stops at once */
+            continue;
+        }
         head[k] = s->buckets ? *bucket_of(s, keys[k].digest) : TG__LNIL;
 #if defined(__GNUC__)
         if (head[k] != TG__LNIL)
@@ -434,14 +440,19 @@ int tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lk
             }
             i = e->chain;
         }
+        if (where)
+            where[k] = i;
         if (i != TG__LNIL) {
             continue;
         } else if (create) {
             int rc = tg__ltable_get(t, keys[k].shard, keys[k].digest, keys[k].kind, now, &out[k]);
             changed = true;
             if (rc) {
-                for (int j = k; j < nk; j++)
+                for (int j = k; j < nk; j++) {
                     out[j].e = NULL, out[j].c = NULL;
+                    if (where)
+                        where[j] = TG__LNIL;
+                }
                 return rc;
             }
         } else {

@@ -158,10 +158,14 @@ typedef struct tg__lkey {
  * time has come (tg__ltable_sweep with `fn`), then gets each entry as
  * tg__ltable_get does (pinned, created if absent), stopping at the first
  * error; without: finds each (changing nothing; {NULL, NULL} if absent).
+ * `where` may be NULL; if not, where[k] is an entry number at which key k
+ * may still be (TG__LNIL: not known), tried before the hash index (any
+ * value is safe: it is checked), and gets the entry number key k was found
+ * at (TG__LNIL if it was absent or created).
  * Whatever it returns, tg__ltable_leave ends the operation. */
 int tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lkey *keys,
                      int nk, bool create, int64_t now, tg__ltable_evictable fn, void *arg,
-                     tg__lref *out);
+                     tg__lref *out, uint32_t *where);
 
 /* Ends what tg__ltable_enter began: unpins the entries of refs[0..nr) that
  * are not NULL; with `release`, trims each shard to its cap; unlocks the

@@ -9,9 +9,12 @@
  *    the 5 bytes that key an IPv4 address;
  *  - limiter_check_4d: user + workspace + IP + global, 65536 users in 1024
  *    workspaces behind 65536 addresses, timed one check per sample (so p50
- *    and p99 are real per-check percentiles, each including ~20 ns of
+ *    and p99 are real per-check percentiles, each including ~30 ns of
  *    clock reads), against the floor of its locks and hashes: 4 mutex pairs
- *    and 3 SipHashes of the same ids;
+ *    and 3 SipHashes of the same ids; _hot the same over 4096 users;
+ *  - limiter_check_key_4d(_hot): the same checks through prepared keys (one
+ *    per user: in these benchmarks a user's workspace and address never
+ *    change), against the floor of 4 mutex pairs;
  *  - limiter_1m_users_memory: RSS growth (from /proc/self/statm) for one
  *    million users tracked, and bytes per entry against
  *    tg_limiter_bytes_per_key();
@@ -67,6 +70,30 @@ static ids *make_ids(unsigned salt)
     return d;
 }
 
+/* Prepared keys for users 0..n-1, with the workspace and address
+ * check_4d (n = N_USERS) or check_4d_hot (n = 4096) pairs each user with. */
+static tg_limit_key **make_keys(tg_ctx *ctx, const ids *d, unsigned n, unsigned n_ws,
+                                unsigned n_ips)
+{
+    tg_limit_key **keys = calloc(n, sizeof *keys);
+    if (!keys)
+        die("calloc", TG_ENOMEM);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t k = i * 40503u;
+        int rc = tg_limiter_key_new(ctx, &keys[i], d->ws[k % n_ws], d->users[i], d->ips[k % n_ips]);
+        if (rc)
+            die("key_new", rc);
+    }
+    return keys;
+}
+
+static void free_keys(tg_limit_key **keys, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        tg_limiter_key_free(keys[i]);
+    free(keys);
+}
+
 static tg_store *stores[8];
 static int nstores;
 
@@ -120,6 +147,8 @@ static void check(tg_ctx *ctx, const char *ws, const char *user, const char *ip)
 typedef struct lim_arg {
     tg_ctx *ctx;
     ids *ids;
+    tg_limit_key **keys;
+    unsigned nkeys;
 } lim_arg;
 
 static void reset_global(void *p)
@@ -157,6 +186,20 @@ static void check_4d_hot(void *p, uint64_t i)
     lim_arg *a = p;
     uint64_t k = i * 40503u;
     check(a->ctx, a->ids->ws[k % 256], a->ids->users[i % 4096], a->ids->ips[k % 4096]);
+}
+
+static void check_key(void *p, uint64_t i)
+{
+    lim_arg *a = p;
+    tg_limit_verdict v;
+    tg_limit_verdict_init(&v);
+    int rc = tg_limiter_check_key(a->ctx, &v, a->keys[i % a->nkeys], 1);
+    if (rc)
+        die("check_key", rc);
+    if (!v.allowed) {
+        fprintf(stderr, "bench_limiter: key denied by dimension %d\n", v.dimension);
+        exit(1);
+    }
 }
 
 static void nothing(void *p, uint64_t i)
@@ -213,6 +256,32 @@ static void floor_4d(void *p, uint64_t i)
         a->sink ^= d[l % 3][l];
         pthread_mutex_unlock(&a->locks[l]);
     }
+}
+
+static void floor_4d_key(void *p, uint64_t i)
+{
+    floor_arg *a = p;
+    for (int l = 0; l < 4; l++) {
+        pthread_mutex_lock(&a->locks[l]);
+        a->sink ^= (uint8_t)(i >> l);
+        pthread_mutex_unlock(&a->locks[l]);
+    }
+}
+
+#define TARGET_4D \
+    "\"dimensions\":4,\"batch\":1,\"target_p50_ns_max\":300,\"target_p99_ns_max\":1000,"
+#define HOT_SET "\"users\":4096,\"workspaces\":256,\"ips\":4096"
+#define ALL_SET "\"users\":65536,\"workspaces\":1024,\"ips\":65536"
+
+/* check_key over prepared keys for users 0..n-1 (see make_keys). */
+static void bench_keys(tg_ctx *ctx, ids *d, unsigned n, unsigned n_ws, unsigned n_ips,
+                       const char *name, const bench_case *floor, const bench_plan *plan,
+                       const char *extra)
+{
+    lim_arg a = {ctx, d, make_keys(ctx, d, n, n_ws, n_ips), n};
+    bench_case c = {name, check_key, &a, reset_global};
+    bench_compare(&c, floor, plan, extra, NULL);
+    free_keys(a.keys, n);
 }
 
 /* ---- memory ---- */
@@ -276,7 +345,7 @@ typedef struct worker {
 static void *work(void *p)
 {
     worker *w = p;
-    lim_arg a = {w->ctx, w->ids};
+    lim_arg a = {w->ctx, w->ids, NULL, 0};
     while (!atomic_load(w->go))
         ;
     uint64_t i = 0;
@@ -291,7 +360,7 @@ static void *work(void *p)
 /* ops/s of `n` threads for `ms`. */
 static double run_threads(tg_ctx *ctx, ids **per_thread, int n, unsigned ms)
 {
-    reset_global(&(lim_arg){ctx, NULL});
+    reset_global(&(lim_arg){ctx, NULL, NULL, 0});
     worker w[2];
     atomic_bool go = false, stop = false;
     for (int t = 0; t < n; t++) {
@@ -355,7 +424,7 @@ int main(int argc, char **argv)
     fa.ids = d;
 
     if (!only || !strcmp(only, "global") || !strcmp(only, "ip") || !strcmp(only, "4d")) {
-        lim_arg la = {open_ctx(0), d};
+        lim_arg la = {open_ctx(0), d, NULL, 0};
         for (uint64_t i = 0; i < N_USERS; i++) /* every entry exists before timing */
             check_4d(&la, i);
         bench_plan fast = {.batch = 1000, .samples = 200, .runs = 7};
@@ -378,15 +447,15 @@ int main(int argc, char **argv)
             bench_compare(&e, NULL, &one, "\"batch\":1", NULL);
             bench_case b = {"mutex_4pairs_3siphash", floor_4d, &fa, NULL};
             bench_case hot = {"limiter_check_4d_hot", check_4d_hot, &la, reset_global};
-            bench_compare(&hot, &b, &one,
-                          "\"dimensions\":4,\"users\":4096,\"workspaces\":256,\"ips\":4096,"
-                          "\"batch\":1,\"target_p50_ns_max\":300,\"target_p99_ns_max\":1000",
-                          NULL);
+            bench_compare(&hot, &b, &one, TARGET_4D HOT_SET, NULL);
             bench_case c = {"limiter_check_4d", check_4d, &la, reset_global};
-            bench_compare(&c, &b, &one,
-                          "\"dimensions\":4,\"users\":65536,\"workspaces\":1024,\"ips\":65536,"
-                          "\"batch\":1,\"target_p50_ns_max\":300,\"target_p99_ns_max\":1000",
-                          NULL);
+            bench_compare(&c, &b, &one, TARGET_4D ALL_SET, NULL);
+            /* The same checks through prepared keys. */
+            bench_case bk = {"mutex_4pairs", floor_4d_key, &fa, NULL};
+            bench_keys(la.ctx, d, 4096, 256, 4096, "limiter_check_key_4d_hot", &bk, &one,
+                       TARGET_4D HOT_SET);
+            bench_keys(la.ctx, d, N_USERS, N_WS, N_IPS, "limiter_check_key_4d", &bk, &one,
+                       TARGET_4D ALL_SET);
         }
         tg_ctx_close(la.ctx);
     }

@@ -27,7 +27,8 @@ __all__ = [
     "Error", "InvalidArgument", "OutOfMemory", "StoreError", "NotFound", "AlreadyExists",
     "VersionError", "FormatError", "AuthenticationFailed", "WrongWorkspace",
     "UnknownKeyVersion", "KeyRetired", "Shredded", "PermissionError_", "RangeError",
-    "KmsError", "Store", "Context", "RateVerdict", "tier_default", "DIMENSIONS", "TIERS",
+    "KmsError", "Store", "Context", "RateVerdict", "RateKey", "tier_default", "DIMENSIONS",
+    "TIERS",
     "version", "Ruleset", "Report", "Finding", "Detector", "dlp_detectors", "DLP_ACTIONS",
     "DLP_CATEGORIES", "DLP_SEVERITIES", "DLP_TEXT_MAX", "DLP_FILTERS_MAX", "DLP_DOMAINS_MAX",
     "DLP_FINDINGS_MAX", "Audit", "AuditVerdict", "audit_verify_export", "AUDIT_ACTIONS",
@@ -379,15 +380,24 @@ class Context(_Closeable):
 
     # ---- rate limiting ----
 
-    def _rate(self, fn, workspace, user, ip, cost):
-        args = (_opt_id(workspace, "workspace"), _opt_id(user, "user"), _opt_id(ip, "ip"))
+    def _verdict(self, call):
+        """A RateVerdict from call(ctx, verdict), a limiter check or peek."""
         v = ffi.new("tg_limit_verdict *")
         lib.tg_limit_verdict_init(v)
         with self._handle.use() as ctx:
-            _check(fn(ctx, v, *args, cost))
+            _check(call(ctx, v))
         return RateVerdict(bool(v.allowed), DIMENSIONS[v.dimension] if v.dimension >= 0 else None,
                            bool(v.penalized), v.penalty_level, v.limit.per_minute, v.limit.burst,
                            v.tokens_left, v.retry_after_ms)
+
+    def _rate(self, fn, workspace, user, ip, cost):
+        args = (_opt_id(workspace, "workspace"), _opt_id(user, "user"), _opt_id(ip, "ip"))
+        return self._verdict(lambda ctx, v: fn(ctx, v, *args, cost))
+
+    def rate_key(self, workspace=None, user=None, ip=None):
+        """A RateKey for these identifiers: validated and hashed once, for a
+        connection that checks the same ones for every message."""
+        return RateKey(self, workspace, user, ip)
 
     def rate_check(self, workspace=None, user=None, ip=None, cost=1):
         """Takes `cost` tokens from every dimension that applies, or none if
@@ -448,6 +458,35 @@ class Context(_Closeable):
         with self._handle.use() as ctx:
             _check(lib.tg_limiter_tracked(ctx, out))
         return out[0]
+
+
+class RateKey(_Closeable):
+    """Prepared rate-limit identifiers (Context.rate_key). check() and
+    peek() give what Context.rate_check and rate_peek give for the same
+    identifiers, using the same buckets, with less work per call. May be
+    used by several threads at once; close() or garbage collection frees
+    it, before or after its context is closed (it only works while the
+    context is open)."""
+
+    def __init__(self, ctx, workspace, user, ip):
+        args = (_opt_id(workspace, "workspace"), _opt_id(user, "user"), _opt_id(ip, "ip"))
+        out = ffi.new("tg_limit_key **")
+        with ctx._handle.use() as c:
+            _check(lib.tg_limiter_key_new(c, out, *args))
+        self._ctx = ctx
+        self._handle = _Handle(out[0], lib.tg_limiter_key_free, "rate key")
+
+    def _rate(self, fn, cost):
+        with self._handle.use() as key:
+            return self._ctx._verdict(lambda ctx, v: fn(ctx, v, key, cost))
+
+    def check(self, cost=1):
+        """Context.rate_check for this key's identifiers."""
+        return self._rate(lib.tg_limiter_check_key, cost)
+
+    def peek(self, cost=1):
+        """Context.rate_peek for this key's identifiers."""
+        return self._rate(lib.tg_limiter_peek_key, cost)
 
 
 # ---- data-loss prevention ----

@@ -95,3 +95,41 @@ def test_bad_input(ctx):
             tg.Context(store, master_key=KEY, limiter={"ip": (100, 10**9)})
         assert "burst" in str(info.value)
     assert ctx.rate_tracked() >= 0
+
+
+def test_rate_key_shares_buckets_with_rate_check(ctx):
+    key = ctx.rate_key("ws-key", "carol", "192.0.2.9")
+    # tokens_left is what a check would leave: the IP's burst is 3.
+    assert [key.peek().tokens_left for _ in range(2)] == [2, 2]  # peeks take nothing
+    assert [key.check().allowed for _ in range(2)] == [True, True]
+    # The same buckets as checks on strings: one IP token is left.
+    assert ctx.rate_peek("ws-key", "carol", "192.0.2.9").tokens_left == 0
+    assert ctx.rate_check(ip="192.0.2.9").allowed
+    denied = key.check()
+    assert (denied.allowed, denied.dimension, denied.tokens_left) == (False, "ip", 0)
+    also = ctx.rate_peek("ws-key", "carol", "192.0.2.9")
+    assert (also.allowed, also.dimension, also.tokens_left) == (False, "ip", 0)
+    with pytest.raises(tg.RangeError):
+        key.check(cost=4)
+    with pytest.raises(tg.InvalidArgument):
+        key.check(cost=0)
+    key.close()
+    with pytest.raises(tg.InvalidArgument):
+        key.check()
+
+
+def test_rate_key_bad_input_and_lifetime(ctx):
+    with pytest.raises(tg.InvalidArgument):
+        ctx.rate_key(user="alice")  # a user needs a workspace
+    with pytest.raises(tg.InvalidArgument):
+        ctx.rate_key("ws", "alice", "10.0.0.256")
+    with pytest.raises(tg.InvalidArgument):
+        ctx.rate_key("", "alice")
+    with tg.Store.memory() as store:
+        other = tg.Context(store, master_key=KEY)
+        key = other.rate_key(ip="192.0.2.10")
+        assert key.check().allowed
+        other.close()
+        with pytest.raises(tg.InvalidArgument):  # its context is closed
+            key.check()
+        key.close()  # freeing after the context closed is fine
