@@ -8,7 +8,8 @@
  * accuracy (instances x lease_tokens); leasing batches calls; a lease never
  * outlives lease_ms; a failing backend falls back to a local bucket of the
  * same limit; bad backend ops are refused; both contexts name an entity
- * with the same key bytes.
+ * with the same key bytes, whether they check with strings or through a
+ * prepared key (tg_limiter_key_new).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -603,6 +604,83 @@ static void test_both_contexts_use_the_same_key_bytes(void **state)
     pair_close(&p);
 }
 
+/* A check through a prepared key names each entity to the backend with the
+ * same bytes as a check on strings: A checks strings, B prepared keys, made
+ * from buffers that are overwritten before the checks (the key must have
+ * copied them) and with the addresses spelled differently. */
+static void test_a_prepared_key_uses_the_same_key_bytes(void **state)
+{
+    (void)state;
+    tg_limiter_options o;
+    base_opts(&o);
+    o.backend_dimensions = (1u << TG_LIMIT_USER) | (1u << TG_LIMIT_WORKSPACE) |
+                           (1u << TG_LIMIT_IP) | (1u << TG_LIMIT_GLOBAL);
+    o.lease_tokens = 1; /* every check asks the backend */
+    pair p;
+    pair_open(&p, &o);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(tg_limiter_set_tier(p.ctx[i], "acme", TG_TIER_STANDARD), TG_OK);
+
+    static const char *const ids[][4] = {
+        /* A's spelling: ws, user, ip; B's ip */
+        {"acme", "alice", "192.0.2.1", "192.0.2.1"},
+        {"acme", "bob", "2001:db8::1", "2001:DB8:0:0::1"},
+        {"a:b", "c", NULL, NULL}, /* ids with ':' stay unambiguous */
+        {"a", "b:c", NULL, NULL},
+        {NULL, NULL, "::ffff:192.0.2.1", "0:0:0:0:0:ffff:c000:201"},
+    };
+    const int n = (int)(sizeof ids / sizeof ids[0]);
+    tg_limit_key *keys[sizeof ids / sizeof ids[0]];
+    for (int i = 0; i < n; i++) {
+        char ws[64], user[64], ip[64];
+        snprintf(ws, sizeof ws, "%s", ids[i][0] ? ids[i][0] : "");
+        snprintf(user, sizeof user, "%s", ids[i][1] ? ids[i][1] : "");
+        snprintf(ip, sizeof ip, "%s", ids[i][3] ? ids[i][3] : "");
+        keys[i] = NULL;
+        int rc = tg_limiter_key_new(p.ctx[1], &keys[i], ids[i][0] ? ws : NULL,
+                                    ids[i][1] ? user : NULL, ids[i][3] ? ip : NULL);
+        if (rc != TG_OK)
+            fail_msg("key_new: %s: %s", tg_strerror(rc), tg_ctx_errmsg(NULL));
+        memset(ws, 'X', sizeof ws - 1);
+        ws[sizeof ws - 1] = '\0';
+        memset(user, 'Y', sizeof user - 1);
+        user[sizeof user - 1] = '\0';
+        snprintf(ip, sizeof ip, "198.51.100.99");
+    }
+    for (int i = 0; i < n; i++) {
+        int before = p.fk.nseen[1];
+        assert_int_equal(chk(p.ctx[0], ids[i][0], ids[i][1], ids[i][2]).allowed, 1);
+        tg_limit_verdict v;
+        tg_limit_verdict_init(&v);
+        int rc = tg_limiter_check_key(p.ctx[1], &v, keys[i], 1);
+        if (rc != TG_OK)
+            fail_msg("check_key: %s: %s", tg_strerror(rc), tg_ctx_errmsg(NULL));
+        assert_int_equal(v.allowed, 1);
+        assert_true(p.fk.nseen[1] > before); /* each row names something new */
+        if (!same_key_sets(&p.fk))
+            fail_msg("after %d: a string check and a key check named the same entities with "
+                     "different key bytes", i);
+    }
+    /* global, acme, alice, bob, two IPs, a:b and its user, a and its user,
+     * the mapped address */
+    if (p.fk.nseen[0] != 11 || p.fk.nseen[1] != 11)
+        fail_msg("keys named: %d by A, %d by B; expected 11 each", p.fk.nseen[0],
+                 p.fk.nseen[1]);
+    /* And a second check through each key (now with leases and remembered
+     * entries) names nothing new. */
+    for (int i = 0; i < n; i++) {
+        tg_limit_verdict v;
+        tg_limit_verdict_init(&v);
+        assert_int_equal(tg_limiter_check_key(p.ctx[1], &v, keys[i], 1), TG_OK);
+        assert_int_equal(v.allowed, 1);
+    }
+    assert_int_equal(p.fk.nseen[1], 11);
+    assert_true(same_key_sets(&p.fk));
+    for (int i = 0; i < n; i++)
+        tg_limiter_key_free(keys[i]);
+    pair_close(&p);
+}
+
 /* The limit passed to the backend is the effective limit of the dimension. */
 static void test_backend_gets_the_configured_limit(void **state)
 {
@@ -682,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_failing_backend_falls_back_to_a_local_bucket),
         cmocka_unit_test(test_bad_backend_ops),
         cmocka_unit_test(test_both_contexts_use_the_same_key_bytes),
+        cmocka_unit_test(test_a_prepared_key_uses_the_same_key_bytes),
         cmocka_unit_test(test_backend_gets_the_configured_limit),
         cmocka_unit_test(test_peek_agrees_with_check_on_a_shared_dimension),
     };
