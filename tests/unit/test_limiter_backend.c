@@ -23,8 +23,8 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "limiter_test.h"
 
-#define T0 INT64_C(1760000000000)
 #define UNIT 60000u /* fixed point: one token is 60000 units; a ms at r/min adds r */
 #define MAX_BUCKETS 64
 #define MAX_KEY 4096
@@ -236,32 +236,9 @@ static void pair_close(pair *p)
     fake_free(&p->fk);
 }
 
-static tg_limit_verdict chk(tg_ctx *ctx, const char *ws, const char *user, const char *ip)
-{
-    tg_limit_verdict v;
-    tg_limit_verdict_init(&v);
-    int rc = tg_limiter_check(ctx, &v, ws, user, ip, 1);
-    if (rc != TG_OK)
-        fail_msg("check: %s: %s", tg_strerror(rc), tg_ctx_errmsg(NULL));
-    return v;
-}
-
-static uint32_t drain(tg_ctx *ctx, const char *ws, const char *user, const char *ip, int dim)
-{
-    uint32_t n = 0;
-    for (;;) {
-        tg_limit_verdict v = chk(ctx, ws, user, ip);
-        if (!v.allowed) {
-            if (v.dimension != dim)
-                fail_msg("denied by dimension %d, expected %d", v.dimension, dim);
-            return n;
-        }
-        if (++n > 2 * TG_LIMIT_BURST_MAX)
-            fail_msg("never denied");
-    }
-}
-
-static void base_opts(tg_limiter_options *o)
+/* Options the tests here start from: the library's defaults, with penalties
+ * out of the way. */
+static void pair_opts(tg_limiter_options *o)
 {
     tg_limiter_options_init(o);
     o->violations_to_penalize = 1000000;
@@ -273,7 +250,7 @@ static void test_global_limit_holds_across_contexts(void **state)
 {
     (void)state;
     tg_limiter_options o;
-    base_opts(&o);
+    pair_opts(&o);
     o.global.per_minute = 60;
     o.global.burst = 1000;
     o.lease_tokens = 10;
@@ -283,7 +260,7 @@ static void test_global_limit_holds_across_contexts(void **state)
     /* Well below the limit, every check passes and leases batch calls. */
     uint32_t passes = 0;
     for (int i = 0; i < 400; i++) {
-        tg_limit_verdict v = chk(p.ctx[i % 2], NULL, NULL, NULL);
+        tg_limit_verdict v = chk(p.ctx[i % 2], NULL, NULL, NULL, 1);
         assert_int_equal(v.allowed, 1);
         passes++;
     }
@@ -298,7 +275,7 @@ static void test_global_limit_holds_across_contexts(void **state)
      * frozen, nothing refills), never less than burst - 2 x lease. */
     int denied[2] = {0, 0};
     for (int i = 0; i < 4000 && !(denied[0] >= 3 && denied[1] >= 3); i++) {
-        tg_limit_verdict v = chk(p.ctx[i % 2], NULL, NULL, NULL);
+        tg_limit_verdict v = chk(p.ctx[i % 2], NULL, NULL, NULL, 1);
         if (v.allowed) {
             passes++;
             continue;
@@ -318,21 +295,21 @@ static void test_default_lease_is_a_sixteenth(void **state)
 {
     (void)state;
     tg_limiter_options o;
-    base_opts(&o);
+    pair_opts(&o);
     o.global.per_minute = 60;
     o.global.burst = 1600; /* default lease: 100 */
     pair p;
     pair_open(&p, &o);
     for (int i = 0; i < 800; i++)
-        assert_int_equal(chk(p.ctx[i % 2], NULL, NULL, NULL).allowed, 1);
+        assert_int_equal(chk(p.ctx[i % 2], NULL, NULL, NULL, 1).allowed, 1);
     long calls = fake_calls(&p.fk);
     if (calls < 1 || calls > 800 / 100 + 4)
         fail_msg("%ld backend calls for 800 checks with the default lease (100)", calls);
     expect_wants(&p.fk, 100);
     uint32_t passes = 800;
-    passes += drain(p.ctx[0], NULL, NULL, NULL, TG_LIMIT_GLOBAL);
-    passes += drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL);
-    passes += drain(p.ctx[0], NULL, NULL, NULL, TG_LIMIT_GLOBAL);
+    passes += drain(p.ctx[0], NULL, NULL, NULL, TG_LIMIT_GLOBAL, NULL);
+    passes += drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL, NULL);
+    passes += drain(p.ctx[0], NULL, NULL, NULL, TG_LIMIT_GLOBAL, NULL);
     if (passes > 1600 || passes < 1600 - 2 * 100)
         fail_msg("%u passes across two contexts, limit 1600, leases of 100", passes);
     pair_close(&p);
@@ -345,7 +322,7 @@ static void test_workspace_limit_holds_across_contexts(void **state)
     int tier = TG_TIER_FREE;
     assert_int_equal(tg_limiter_tier_default(&ws_limit, tier, TG_LIMIT_WORKSPACE), TG_OK);
     tg_limiter_options o;
-    base_opts(&o);
+    pair_opts(&o);
     o.global.per_minute = TG_LIMIT_RATE_MAX;
     o.global.burst = TG_LIMIT_BURST_MAX;
     o.lease_tokens = 4;
@@ -360,7 +337,7 @@ static void test_workspace_limit_holds_across_contexts(void **state)
     char user[32];
     for (uint32_t i = 0; i < 3 * limit + 100 && !(denied[0] >= 3 && denied[1] >= 3); i++) {
         snprintf(user, sizeof user, "u-%u", i);
-        tg_limit_verdict v = chk(p.ctx[i % 2], "acme", user, NULL);
+        tg_limit_verdict v = chk(p.ctx[i % 2], "acme", user, NULL, 1);
         if (v.allowed) {
             passes++;
             continue;
@@ -376,7 +353,7 @@ static void test_workspace_limit_holds_across_contexts(void **state)
                  limit);
     /* Another workspace is not affected. */
     assert_int_equal(tg_limiter_set_tier(p.ctx[0], "globex", tier), TG_OK);
-    assert_int_equal(chk(p.ctx[0], "globex", "someone", NULL).allowed, 1);
+    assert_int_equal(chk(p.ctx[0], "globex", "someone", NULL, 1).allowed, 1);
     pair_close(&p);
 }
 
@@ -384,7 +361,7 @@ static void test_workspace_limit_holds_across_contexts(void **state)
 
 static void lease_opts(tg_limiter_options *o)
 {
-    base_opts(o);
+    pair_opts(o);
     o->global.per_minute = 1; /* nothing refills within a few seconds */
     o->global.burst = 40;
     o->lease_tokens = 10;
@@ -399,17 +376,17 @@ static void test_leased_tokens_are_spent_by_their_holder(void **state)
     lease_opts(&o);
     pair p;
     pair_open(&p, &o);
-    assert_int_equal(chk(p.ctx[0], NULL, NULL, NULL).allowed, 1); /* A leases */
+    assert_int_equal(chk(p.ctx[0], NULL, NULL, NULL, 1).allowed, 1); /* A leases */
     long after_first = fake_calls(&p.fk);
     assert_true(after_first >= 1);
-    assert_int_equal(chk(p.ctx[0], NULL, NULL, NULL).allowed, 1); /* spent locally */
+    assert_int_equal(chk(p.ctx[0], NULL, NULL, NULL, 1).allowed, 1); /* spent locally */
     assert_int_equal(fake_calls(&p.fk), after_first);
     expect_wants(&p.fk, 10);
-    uint32_t b = drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL);
+    uint32_t b = drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL, NULL);
     assert_true(b >= 40 - 2 * 10 && b <= 40 - 2);
     /* Within lease_ms A still spends what it leased: nothing is lost. */
     p.clock.now_ms += 500;
-    uint32_t a = 2 + drain(p.ctx[0], NULL, NULL, NULL, TG_LIMIT_GLOBAL);
+    uint32_t a = 2 + drain(p.ctx[0], NULL, NULL, NULL, TG_LIMIT_GLOBAL, NULL);
     if (a + b != 40)
         fail_msg("A passed %u, B %u: %u of 40 tokens", a, b, a + b);
     pair_close(&p);
@@ -422,14 +399,14 @@ static void test_lease_expires_after_lease_ms(void **state)
     lease_opts(&o);
     pair p;
     pair_open(&p, &o);
-    assert_int_equal(chk(p.ctx[0], NULL, NULL, NULL).allowed, 1); /* A leases, spends 1 */
-    uint32_t b = drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL);
+    assert_int_equal(chk(p.ctx[0], NULL, NULL, NULL, 1).allowed, 1); /* A leases, spends 1 */
+    uint32_t b = drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL, NULL);
     assert_true(b >= 40 - 2 * 10 && b <= 40 - 2);
     long before = fake_calls(&p.fk);
     /* Past lease_ms, A's unspent tokens are gone: it asks the backend again,
      * which has nothing (1/min for 1 s is no whole token). */
     p.clock.now_ms += 1001;
-    tg_limit_verdict v = chk(p.ctx[0], NULL, NULL, NULL);
+    tg_limit_verdict v = chk(p.ctx[0], NULL, NULL, NULL, 1);
     if (fake_calls(&p.fk) <= before)
         fail_msg("A did not go back to the backend after its lease expired");
     if (v.allowed)
@@ -445,7 +422,7 @@ static void test_failing_backend_falls_back_to_a_local_bucket(void **state)
 {
     (void)state;
     tg_limiter_options o;
-    base_opts(&o);
+    pair_opts(&o);
     o.global.per_minute = 60;
     o.global.burst = 50;
     o.lease_tokens = 5;
@@ -459,7 +436,7 @@ static void test_failing_backend_falls_back_to_a_local_bucket(void **state)
         tg_limit_verdict v;
         uint32_t n = 0;
         for (;;) {
-            v = chk(p.ctx[i], NULL, NULL, NULL);
+            v = chk(p.ctx[i], NULL, NULL, NULL, 1);
             if (!v.allowed)
                 break;
             if (++n > 1000)
@@ -479,7 +456,7 @@ static void test_failing_backend_falls_back_to_a_local_bucket(void **state)
     long before = fake_calls(&p.fk);
     p.clock.now_ms += 60000;
     for (int i = 0; i < 10; i++)
-        assert_int_equal(chk(p.ctx[0], NULL, NULL, NULL).allowed, 1);
+        assert_int_equal(chk(p.ctx[0], NULL, NULL, NULL, 1).allowed, 1);
     if (fake_calls(&p.fk) <= before)
         fail_msg("a minute after the backend recovered, it is still not used");
     assert_true(p.fk.granted >= 1);
@@ -487,28 +464,6 @@ static void test_failing_backend_falls_back_to_a_local_bucket(void **state)
 }
 
 /* ---- bad backend ops ------------------------------------------------------------ */
-
-static void expect_open_fails(const tg_limiter_options *o, int code)
-{
-    tg_store *store = NULL;
-    assert_int_equal(tg_store_open_memory(&store), TG_OK);
-    tg_config cfg;
-    tgt_config(&cfg, store, NULL);
-    cfg.limiter = o;
-    tg_ctx *ctx = (tg_ctx *)&ctx;
-    tg_ctx_open(&ctx, NULL); /* leaves a known message */
-    char armed[512];
-    snprintf(armed, sizeof armed, "%s", tg_ctx_errmsg(NULL));
-    ctx = (tg_ctx *)&ctx;
-    int rc = tg_ctx_open(&ctx, &cfg);
-    if (rc != code)
-        fail_msg("tg_ctx_open: %d (%s), expected %d", rc, tg_strerror(rc), code);
-    assert_null(ctx);
-    const char *m = tg_ctx_errmsg(NULL);
-    if (!m[0] || strcmp(m, armed) == 0)
-        fail_msg("tg_ctx_open failed without a message of its own");
-    tg_store_close(store);
-}
 
 static void test_bad_backend_ops(void **state)
 {
@@ -519,25 +474,25 @@ static void test_bad_backend_ops(void **state)
     fake_client fc = {&fk, 0};
     tg_limiter_backend_ops ops;
     tg_limiter_options o;
-    base_opts(&o);
+    pair_opts(&o);
     o.backend = &ops;
 
     ops_init(&ops, &fc);
     ops.version = 0;
-    expect_open_fails(&o, TG_EVERSION);
+    expect_open_fails(&o, TG_EVERSION, TG_EVERSION);
     ops.version = TG_LIMITER_BACKEND_VERSION + 1;
-    expect_open_fails(&o, TG_EVERSION);
+    expect_open_fails(&o, TG_EVERSION, TG_EVERSION);
     ops_init(&ops, &fc);
     ops.struct_size = sizeof ops - 1;
-    expect_open_fails(&o, TG_EVERSION);
+    expect_open_fails(&o, TG_EVERSION, TG_EVERSION);
     ops.struct_size = 0;
-    expect_open_fails(&o, TG_EVERSION);
+    expect_open_fails(&o, TG_EVERSION, TG_EVERSION);
     ops_init(&ops, &fc);
     ops.take = NULL;
-    expect_open_fails(&o, TG_EINVAL);
+    expect_open_fails(&o, TG_EINVAL, TG_EINVAL);
     ops_init(&ops, &fc);
     o.backend_dimensions = 1u << TG_LIMIT_DIMENSIONS; /* no such dimension */
-    expect_open_fails(&o, TG_EINVAL);
+    expect_open_fails(&o, TG_EINVAL, TG_EINVAL);
     o.backend_dimensions = 0;
     assert_int_equal(fk.calls, 0);
 
@@ -568,24 +523,31 @@ static int same_key_sets(fake *f)
     return 1;
 }
 
-static void test_both_contexts_use_the_same_key_bytes(void **state)
+/* Both contexts share every dimension through the backend, which every
+ * check asks (leases of one token); "acme" is on the standard tier. */
+static void pair_open_all_shared(pair *p)
 {
-    (void)state;
     tg_limiter_options o;
-    base_opts(&o);
+    pair_opts(&o);
     o.backend_dimensions = (1u << TG_LIMIT_USER) | (1u << TG_LIMIT_WORKSPACE) |
                            (1u << TG_LIMIT_IP) | (1u << TG_LIMIT_GLOBAL);
     o.lease_tokens = 1;
-    pair p;
-    pair_open(&p, &o);
+    pair_open(p, &o);
     for (int i = 0; i < 2; i++)
-        assert_int_equal(tg_limiter_set_tier(p.ctx[i], "acme", TG_TIER_STANDARD), TG_OK);
+        assert_int_equal(tg_limiter_set_tier(p->ctx[i], "acme", TG_TIER_STANDARD), TG_OK);
+}
+
+static void test_both_contexts_use_the_same_key_bytes(void **state)
+{
+    (void)state;
+    pair p;
+    pair_open_all_shared(&p);
 
     /* The same entities, addresses spelled differently in B. */
-    assert_int_equal(chk(p.ctx[0], "acme", "alice", "192.0.2.1").allowed, 1);
-    assert_int_equal(chk(p.ctx[0], "acme", "bob", "2001:db8::1").allowed, 1);
-    assert_int_equal(chk(p.ctx[1], "acme", "bob", "2001:DB8:0:0::1").allowed, 1);
-    assert_int_equal(chk(p.ctx[1], "acme", "alice", "192.0.2.1").allowed, 1);
+    assert_int_equal(chk(p.ctx[0], "acme", "alice", "192.0.2.1", 1).allowed, 1);
+    assert_int_equal(chk(p.ctx[0], "acme", "bob", "2001:db8::1", 1).allowed, 1);
+    assert_int_equal(chk(p.ctx[1], "acme", "bob", "2001:DB8:0:0::1", 1).allowed, 1);
+    assert_int_equal(chk(p.ctx[1], "acme", "alice", "192.0.2.1", 1).allowed, 1);
 
     /* six entities: two users, a workspace, two IPs, the instance */
     if (p.fk.nseen[0] != 6 || p.fk.nseen[1] != 6)
@@ -598,8 +560,8 @@ static void test_both_contexts_use_the_same_key_bytes(void **state)
     assert_int_equal(tg_limiter_set_tier(p.ctx[0], "a:b", TG_TIER_STANDARD), TG_OK);
     assert_int_equal(tg_limiter_set_tier(p.ctx[0], "a", TG_TIER_STANDARD), TG_OK);
     int before = p.fk.nseen[0];
-    assert_int_equal(chk(p.ctx[0], "a:b", "c", NULL).allowed, 1);  /* +workspace +user */
-    assert_int_equal(chk(p.ctx[0], "a", "b:c", NULL).allowed, 1);  /* +workspace +user */
+    assert_int_equal(chk(p.ctx[0], "a:b", "c", NULL, 1).allowed, 1);  /* +workspace +user */
+    assert_int_equal(chk(p.ctx[0], "a", "b:c", NULL, 1).allowed, 1);  /* +workspace +user */
     assert_int_equal(p.fk.nseen[0], before + 4);
     pair_close(&p);
 }
@@ -611,15 +573,8 @@ static void test_both_contexts_use_the_same_key_bytes(void **state)
 static void test_a_prepared_key_uses_the_same_key_bytes(void **state)
 {
     (void)state;
-    tg_limiter_options o;
-    base_opts(&o);
-    o.backend_dimensions = (1u << TG_LIMIT_USER) | (1u << TG_LIMIT_WORKSPACE) |
-                           (1u << TG_LIMIT_IP) | (1u << TG_LIMIT_GLOBAL);
-    o.lease_tokens = 1; /* every check asks the backend */
     pair p;
-    pair_open(&p, &o);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(tg_limiter_set_tier(p.ctx[i], "acme", TG_TIER_STANDARD), TG_OK);
+    pair_open_all_shared(&p);
 
     static const char *const ids[][4] = {
         /* A's spelling: ws, user, ip; B's ip */
@@ -636,11 +591,8 @@ static void test_a_prepared_key_uses_the_same_key_bytes(void **state)
         snprintf(ws, sizeof ws, "%s", ids[i][0] ? ids[i][0] : "");
         snprintf(user, sizeof user, "%s", ids[i][1] ? ids[i][1] : "");
         snprintf(ip, sizeof ip, "%s", ids[i][3] ? ids[i][3] : "");
-        keys[i] = NULL;
-        int rc = tg_limiter_key_new(p.ctx[1], &keys[i], ids[i][0] ? ws : NULL,
-                                    ids[i][1] ? user : NULL, ids[i][3] ? ip : NULL);
-        if (rc != TG_OK)
-            fail_msg("key_new: %s: %s", tg_strerror(rc), tg_ctx_errmsg(NULL));
+        keys[i] = key_new(p.ctx[1], ids[i][0] ? ws : NULL, ids[i][1] ? user : NULL,
+                          ids[i][3] ? ip : NULL);
         memset(ws, 'X', sizeof ws - 1);
         ws[sizeof ws - 1] = '\0';
         memset(user, 'Y', sizeof user - 1);
@@ -649,13 +601,8 @@ static void test_a_prepared_key_uses_the_same_key_bytes(void **state)
     }
     for (int i = 0; i < n; i++) {
         int before = p.fk.nseen[1];
-        assert_int_equal(chk(p.ctx[0], ids[i][0], ids[i][1], ids[i][2]).allowed, 1);
-        tg_limit_verdict v;
-        tg_limit_verdict_init(&v);
-        int rc = tg_limiter_check_key(p.ctx[1], &v, keys[i], 1);
-        if (rc != TG_OK)
-            fail_msg("check_key: %s: %s", tg_strerror(rc), tg_ctx_errmsg(NULL));
-        assert_int_equal(v.allowed, 1);
+        assert_int_equal(chk(p.ctx[0], ids[i][0], ids[i][1], ids[i][2], 1).allowed, 1);
+        assert_int_equal(kchk(p.ctx[1], keys[i], 1).allowed, 1);
         assert_true(p.fk.nseen[1] > before); /* each row names something new */
         if (!same_key_sets(&p.fk))
             fail_msg("after %d: a string check and a key check named the same entities with "
@@ -668,12 +615,8 @@ static void test_a_prepared_key_uses_the_same_key_bytes(void **state)
                  p.fk.nseen[1]);
     /* And a second check through each key (now with leases and remembered
      * entries) names nothing new. */
-    for (int i = 0; i < n; i++) {
-        tg_limit_verdict v;
-        tg_limit_verdict_init(&v);
-        assert_int_equal(tg_limiter_check_key(p.ctx[1], &v, keys[i], 1), TG_OK);
-        assert_int_equal(v.allowed, 1);
-    }
+    for (int i = 0; i < n; i++)
+        assert_int_equal(kchk(p.ctx[1], keys[i], 1).allowed, 1);
     assert_int_equal(p.fk.nseen[1], 11);
     assert_true(same_key_sets(&p.fk));
     for (int i = 0; i < n; i++)
@@ -686,7 +629,7 @@ static void test_backend_gets_the_configured_limit(void **state)
 {
     (void)state;
     tg_limiter_options o;
-    base_opts(&o);
+    pair_opts(&o);
     o.global.per_minute = 1234;
     o.global.burst = 567;
     o.ip.per_minute = 89;
@@ -695,7 +638,7 @@ static void test_backend_gets_the_configured_limit(void **state)
     o.lease_tokens = 3;
     pair p;
     pair_open(&p, &o);
-    assert_int_equal(chk(p.ctx[0], NULL, NULL, "192.0.2.9").allowed, 1);
+    assert_int_equal(chk(p.ctx[0], NULL, NULL, "192.0.2.9", 1).allowed, 1);
     assert_int_equal(p.fk.nb, 2);
     int found_ip = 0, found_global = 0;
     for (int i = 0; i < p.fk.nb; i++) {
@@ -707,9 +650,9 @@ static void test_backend_gets_the_configured_limit(void **state)
     assert_true(found_ip);
     assert_true(found_global);
     /* The IP is shared too: A alone takes all 12 (the clock is frozen)... */
-    assert_int_equal(1 + drain(p.ctx[0], NULL, NULL, "192.0.2.9", TG_LIMIT_IP), 12);
+    assert_int_equal(1 + drain(p.ctx[0], NULL, NULL, "192.0.2.9", TG_LIMIT_IP, NULL), 12);
     /* ...and B, which shares it, finds none left. */
-    assert_int_equal(drain(p.ctx[1], NULL, NULL, "192.0.2.9", TG_LIMIT_IP), 0);
+    assert_int_equal(drain(p.ctx[1], NULL, NULL, "192.0.2.9", TG_LIMIT_IP, NULL), 0);
     pair_close(&p);
 }
 
@@ -725,8 +668,8 @@ static void test_peek_agrees_with_check_on_a_shared_dimension(void **state)
     lease_opts(&o);
     pair p;
     pair_open(&p, &o);
-    assert_int_equal(drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL), 40);
-    tg_limit_verdict first = chk(p.ctx[0], NULL, NULL, NULL);
+    assert_int_equal(drain(p.ctx[1], NULL, NULL, NULL, TG_LIMIT_GLOBAL, NULL), 40);
+    tg_limit_verdict first = chk(p.ctx[0], NULL, NULL, NULL, 1);
     assert_int_equal(first.allowed, 0); /* the backend has nothing for A */
     assert_int_equal(first.dimension, TG_LIMIT_GLOBAL);
     tg_limit_verdict pv[3], cv[3];

@@ -47,9 +47,8 @@
 
 #include "support.h"
 #include "limiter/limiter_impl.h"
+#include "limiter_test.h"
 
-#define T0 INT64_C(1760000000000) /* an ordinary "now", ms since the epoch */
-#define S(x) ((x) ? (x) : "(null)")
 #define FREE_SLOT 0xFF /* an entry's kind while it is free (table.c) */
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -67,184 +66,6 @@ static int load_tiers(void **state)
     return 0;
 }
 
-/* Options most tests start from: a global limit too large to bind, no
- * penalties unless a test asks for them, nothing evicted while idle. */
-static void base_opts(tg_limiter_options *o)
-{
-    tg_limiter_options_init(o);
-    o->global.per_minute = TG_LIMIT_RATE_MAX;
-    o->global.burst = TG_LIMIT_BURST_MAX;
-    o->violations_to_penalize = 1000;
-    o->idle_evict_ms = 86400000u; /* a day */
-}
-
-/* ms until `tokens` whole tokens are back in an empty bucket at `per_minute`. */
-static int64_t ms_for(uint32_t tokens, uint32_t per_minute)
-{
-    return (int64_t)(((uint64_t)tokens * 60000u + per_minute - 1) / per_minute);
-}
-
-/* Error reporting: arm() leaves a known message; after a failing call the
- * message must be non-empty and a new one. */
-static char armed[512];
-
-static void arm(void)
-{
-    tg_ctx *c = NULL;
-    (void)tg_ctx_open(&c, NULL);
-    snprintf(armed, sizeof armed, "%s", tg_ctx_errmsg(NULL));
-}
-
-#define EXPECT_ERR(code, call)                                                                \
-    do {                                                                                      \
-        arm();                                                                                \
-        int rc_ = (call);                                                                     \
-        if (rc_ != (code))                                                                    \
-            fail_msg("%s: got %d (%s), expected %d", #call, rc_, tg_strerror(rc_), (code));   \
-        const char *m_ = tg_ctx_errmsg(NULL);                                                 \
-        if (!m_[0] || strcmp(m_, armed) == 0)                                                 \
-            fail_msg("%s: no message of its own (\"%s\")", #call, m_);                        \
-    } while (0)
-
-static char long_id[TG_ID_MAX + 2]; /* TG_ID_MAX + 1 bytes */
-static char max_id[TG_ID_MAX + 1];  /* TG_ID_MAX bytes */
-
-static const char *bad_ids[] = {
-    "",              /* empty */
-    long_id,         /* one byte too long */
-    "\xff",          /* not UTF-8 */
-    "abc\xe2\x82",   /* truncated sequence */
-    "\xc0\xaf",      /* overlong */
-    "\xed\xa0\x80",  /* surrogate */
-    "a\nb",          /* control characters */
-    "tab\there",
-    "del\x7f",
-};
-#define N_BAD_IDS (sizeof bad_ids / sizeof bad_ids[0])
-
-static const char *bad_ips[] = {
-    "999.1.1.1", "", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.4 ", " 1.2.3.4", "1.2.3.4/32",
-    "fe80::1%eth0", "2001:db8::/32", "::ffff:1.2.3", "2001:db8:::1", "acme", "1.2.3.-4",
-    "1111111111111111111111111111111111111111111111111111111111111111111111.1.1.1",
-};
-#define N_BAD_IPS (sizeof bad_ips / sizeof bad_ips[0])
-
-static void make_ids(void)
-{
-    memset(long_id, 'x', sizeof long_id - 1);
-    long_id[sizeof long_id - 1] = '\0';
-    memset(max_id, 'y', sizeof max_id - 1);
-    max_id[sizeof max_id - 1] = '\0';
-}
-
-static const char *vstr(const tg_limit_verdict *v, char *buf, size_t n)
-{
-    snprintf(buf, n,
-             "{allowed %d, dimension %d, penalized %d, level %u, limit %u/min burst %u, "
-             "tokens_left %u, retry_after_ms %lld}",
-             v->allowed, v->dimension, v->penalized, v->penalty_level, v->limit.per_minute,
-             v->limit.burst, v->tokens_left, (long long)v->retry_after_ms);
-    return buf;
-}
-
-/* What every verdict must look like, allowed or denied. */
-static void sane(const tg_limit_verdict *v, const char *what)
-{
-    char b[256];
-    bool ok = v->version == TG_LIMIT_VERDICT_VERSION && v->struct_size == sizeof *v;
-    if (v->allowed == 1)
-        ok = ok && v->dimension == TG_LIMIT_NONE && v->retry_after_ms == 0 && v->penalized == 0;
-    else
-        ok = ok && v->allowed == 0 && v->dimension >= TG_LIMIT_USER &&
-             v->dimension <= TG_LIMIT_GLOBAL && v->retry_after_ms > 0;
-    if (!ok)
-        fail_msg("%s: an impossible verdict %s", what, vstr(v, b, sizeof b));
-}
-
-static tg_limit_verdict chk(tg_ctx *ctx, const char *ws, const char *user, const char *ip,
-                            uint32_t cost)
-{
-    tg_limit_verdict v;
-    tg_limit_verdict_init(&v);
-    int rc = tg_limiter_check(ctx, &v, ws, user, ip, cost);
-    if (rc != TG_OK)
-        fail_msg("check(%s, %s, %s, %u): %s: %s", S(ws), S(user), S(ip), cost, tg_strerror(rc),
-                 tg_ctx_errmsg(NULL));
-    sane(&v, "check");
-    return v;
-}
-
-static tg_limit_verdict pk(tg_ctx *ctx, const char *ws, const char *user, const char *ip,
-                           uint32_t cost)
-{
-    tg_limit_verdict v;
-    tg_limit_verdict_init(&v);
-    int rc = tg_limiter_peek(ctx, &v, ws, user, ip, cost);
-    if (rc != TG_OK)
-        fail_msg("peek(%s, %s, %s, %u): %s: %s", S(ws), S(user), S(ip), cost, tg_strerror(rc),
-                 tg_ctx_errmsg(NULL));
-    sane(&v, "peek");
-    return v;
-}
-
-static tg_limit_verdict kchk(tg_ctx *ctx, tg_limit_key *key, uint32_t cost)
-{
-    tg_limit_verdict v;
-    tg_limit_verdict_init(&v);
-    int rc = tg_limiter_check_key(ctx, &v, key, cost);
-    if (rc != TG_OK)
-        fail_msg("check_key(cost %u): %s: %s", cost, tg_strerror(rc), tg_ctx_errmsg(NULL));
-    sane(&v, "check_key");
-    return v;
-}
-
-static tg_limit_verdict kpk(tg_ctx *ctx, tg_limit_key *key, uint32_t cost)
-{
-    tg_limit_verdict v;
-    tg_limit_verdict_init(&v);
-    int rc = tg_limiter_peek_key(ctx, &v, key, cost);
-    if (rc != TG_OK)
-        fail_msg("peek_key(cost %u): %s: %s", cost, tg_strerror(rc), tg_ctx_errmsg(NULL));
-    sane(&v, "peek_key");
-    return v;
-}
-
-static tg_limit_key *key_new(tg_ctx *ctx, const char *ws, const char *user, const char *ip)
-{
-    tg_limit_key *k = NULL;
-    int rc = tg_limiter_key_new(ctx, &k, ws, user, ip);
-    if (rc != TG_OK)
-        fail_msg("key_new(%s, %s, %s): %s: %s", S(ws), S(user), S(ip), tg_strerror(rc),
-                 tg_ctx_errmsg(NULL));
-    assert_non_null(k);
-    return k;
-}
-
-static size_t tracked(tg_ctx *ctx)
-{
-    size_t n = 0;
-    assert_int_equal(tg_limiter_tracked(ctx, &n), TG_OK);
-    return n;
-}
-
-static bool same_verdict(const tg_limit_verdict *a, const tg_limit_verdict *b)
-{
-    return a->version == b->version && a->struct_size == b->struct_size &&
-           a->allowed == b->allowed && a->dimension == b->dimension &&
-           a->penalized == b->penalized && a->penalty_level == b->penalty_level &&
-           a->limit.per_minute == b->limit.per_minute && a->limit.burst == b->limit.burst &&
-           a->tokens_left == b->tokens_left && a->retry_after_ms == b->retry_after_ms;
-}
-
-static void expect_same(const tg_limit_verdict *strings, const tg_limit_verdict *key,
-                        const char *what)
-{
-    char a[256], b[256];
-    if (!same_verdict(strings, key))
-        fail_msg("%s: strings gave %s, the key %s", what, vstr(strings, a, sizeof a),
-                 vstr(key, b, sizeof b));
-}
-
 /* Checks of cost 1 until one is denied, which must be by `dim`; returns how
  * many passed. */
 static uint32_t kdrain(tg_ctx *ctx, tg_limit_key *key, int dim)
@@ -260,6 +81,19 @@ static uint32_t kdrain(tg_ctx *ctx, tg_limit_key *key, int dim)
     }
     fail_msg("kdrain: never denied");
     return 0;
+}
+
+/* A context whose allocations go through `fa`, none of them failing yet,
+ * on a new memory store (in *store). */
+static tg_ctx *counted_ctx(tg_store **store, tgt_clock *clock, const tg_limiter_options *o,
+                           tgt_failing_alloc *fa)
+{
+    tgt_failing_alloc_init(fa, 0);
+    tg_config cfg;
+    counted_config(&cfg, store, clock, o, fa);
+    tg_ctx *ctx = NULL;
+    assert_int_equal(tg_ctx_open(&ctx, &cfg), TG_OK);
+    return ctx;
 }
 
 /* ---- two contexts driven alike: strings in f[0], keys in f[1] ------------------ */
@@ -375,22 +209,24 @@ static int tw_run(twin *tw, const target *t, uint32_t cost, bool commit, tg_limi
     return ra;
 }
 
-static tg_limit_verdict tw_check(twin *tw, const target *t, uint32_t cost)
+/* tw_run of a check (commit) or peek that must work. */
+static tg_limit_verdict tw_ok(twin *tw, const target *t, uint32_t cost, bool commit)
 {
     tg_limit_verdict v;
-    if (tw_run(tw, t, cost, true, &v) != TG_OK)
-        fail_msg("step %d: check(%s, %s, %s, cost %u) failed", tw->step, S(t->ws), S(t->user),
-                 S(t->ip), cost);
+    if (tw_run(tw, t, cost, commit, &v) != TG_OK)
+        fail_msg("step %d: %s(%s, %s, %s, cost %u) failed", tw->step, commit ? "check" : "peek",
+                 S(t->ws), S(t->user), S(t->ip), cost);
     return v;
+}
+
+static tg_limit_verdict tw_check(twin *tw, const target *t, uint32_t cost)
+{
+    return tw_ok(tw, t, cost, true);
 }
 
 static tg_limit_verdict tw_peek(twin *tw, const target *t, uint32_t cost)
 {
-    tg_limit_verdict v;
-    if (tw_run(tw, t, cost, false, &v) != TG_OK)
-        fail_msg("step %d: peek(%s, %s, %s, cost %u) failed", tw->step, S(t->ws), S(t->user),
-                 S(t->ip), cost);
-    return v;
+    return tw_ok(tw, t, cost, false);
 }
 
 /* Checks of cost 1 in both until one is denied, by `dim`; the passes. */
@@ -563,23 +399,15 @@ static void test_key_verdict_struct_size_is_respected(void **state)
     tgt_fixture_open(&f, T0, &o);
     tg_limit_key *k = key_new(f.ctx, NULL, NULL, "192.0.2.1");
     for (int commit = 0; commit < 2; commit++) {
-        struct {
-            tg_limit_verdict v;
-            unsigned char canary[16];
-        } buf;
-        memset(&buf, 0x5A, sizeof buf);
-        tg_limit_verdict_init(&buf.v);
-        buf.v.struct_size = (uint32_t)offsetof(tg_limit_verdict, retry_after_ms);
-        buf.v.retry_after_ms = 0x5A5A5A5A;
-        int rc = commit ? tg_limiter_check_key(f.ctx, &buf.v, k, 1)
-                        : tg_limiter_peek_key(f.ctx, &buf.v, k, 1);
+        short_verdict buf;
+        tg_limit_verdict *v = short_verdict_init(&buf);
+        int rc = commit ? tg_limiter_check_key(f.ctx, v, k, 1)
+                        : tg_limiter_peek_key(f.ctx, v, k, 1);
         assert_int_equal(rc, TG_OK);
         assert_int_equal(buf.v.allowed, 1);
         assert_int_equal(buf.v.dimension, TG_LIMIT_NONE);
         assert_int_equal(buf.v.tokens_left, 99); /* the default IP burst is 100 */
-        assert_int_equal(buf.v.retry_after_ms, 0x5A5A5A5A);
-        for (size_t i = 0; i < sizeof buf.canary; i++)
-            assert_int_equal(buf.canary[i], 0x5A);
+        expect_short_verdict_intact(&buf);
     }
     tg_limiter_key_free(k);
     tgt_fixture_close(&f);
@@ -1351,16 +1179,9 @@ static void test_key_outlives_its_context(void **state)
     tg_limiter_options o;
     base_opts(&o);
     tg_store *store = NULL;
-    assert_int_equal(tg_store_open_memory(&store), TG_OK);
     tgt_clock clock = {T0};
-    tg_config cfg;
-    tgt_config(&cfg, store, &clock);
-    cfg.limiter = &o;
     tgt_failing_alloc fa;
-    tgt_failing_alloc_init(&fa, 0);
-    cfg.allocator = &fa.ops;
-    tg_ctx *ctx = NULL;
-    assert_int_equal(tg_ctx_open(&ctx, &cfg), TG_OK);
+    tg_ctx *ctx = counted_ctx(&store, &clock, &o, &fa);
     tg_limit_key *keys[3] = {
         key_new(ctx, "acme", "alice", "192.0.2.1"),
         key_new(ctx, max_id, max_id, "2001:db8::1"),
@@ -1425,16 +1246,9 @@ static void test_key_allocation_failures(void **state)
     o.ip.per_minute = 60;
     o.ip.burst = 5000;
     tg_store *store = NULL;
-    assert_int_equal(tg_store_open_memory(&store), TG_OK);
     tgt_clock clock = {T0};
-    tg_config cfg;
-    tgt_config(&cfg, store, &clock);
-    cfg.limiter = &o;
     tgt_failing_alloc fa;
-    tgt_failing_alloc_init(&fa, 0);
-    cfg.allocator = &fa.ops;
-    tg_ctx *ctx = NULL;
-    assert_int_equal(tg_ctx_open(&ctx, &cfg), TG_OK);
+    tg_ctx *ctx = counted_ctx(&store, &clock, &o, &fa);
     static char dummy_storage;
     tg_limit_key *const dummy = (tg_limit_key *)(void *)&dummy_storage;
 
@@ -1453,9 +1267,7 @@ static void test_key_allocation_failures(void **state)
         assert_int_equal(rc, TG_ENOMEM);
         assert_null(key);
         assert_int_equal(fa.live, live);
-        const char *m = tg_ctx_errmsg(NULL);
-        if (!m[0] || strcmp(m, armed) == 0)
-            fail_msg("key_new: TG_ENOMEM without a message of its own");
+        expect_own_message("key_new: TG_ENOMEM");
     }
     assert_true(k > 1); /* a key is allocated through the context's allocator */
     assert_true(k < 100);
@@ -1481,9 +1293,7 @@ static void test_key_allocation_failures(void **state)
             fa.fail_at = 0;
             if (rc == TG_ENOMEM) {
                 enomem++;
-                const char *m = tg_ctx_errmsg(NULL);
-                if (!m[0] || strcmp(m, armed) == 0)
-                    fail_msg("check_key: TG_ENOMEM without a message of its own");
+                expect_own_message("check_key: TG_ENOMEM");
                 tg_limit_verdict p = kpk(ctx, key, 1);
                 assert_int_equal(p.allowed, 1);
                 assert_int_equal(p.tokens_left, tier_user[TG_TIER_FREE].burst - 1);

@@ -25,9 +25,9 @@
 #include <cmocka.h>
 
 #include "support.h"
+#include "limiter_test.h"
 
 #define THREADS 4
-#define T0 INT64_C(1760000000000)
 
 enum {
     SC_USER, SC_IP, SC_WORKSPACE, SC_GLOBAL, SC_MIXED, SC_MIXED_IP, SC_MIXED_GLOBAL,
@@ -178,24 +178,50 @@ static void hammer(run *r)
                  atomic_load(&r->wrong_dimension));
 }
 
-/* ---- fixture ------------------------------------------------------------------ */
+/* A thread beside the workers: step(ctx, i), i = 0, 1, ..., until stopped,
+ * counting the steps that did not work (a step is one or more calls). */
+typedef struct side {
+    tg_ctx *ctx;
+    bool (*step)(tg_ctx *ctx, unsigned i);
+    atomic_int stop;
+    atomic_uint errors;
+    pthread_t thread;
+} side;
 
-static void base_opts(tg_limiter_options *o)
+static void *side_main(void *arg)
 {
-    tg_limiter_options_init(o);
-    o->global.per_minute = TG_LIMIT_RATE_MAX;
-    o->global.burst = TG_LIMIT_BURST_MAX;
-    o->violations_to_penalize = 100000; /* penalties are not what this file tests */
+    side *s = arg;
+    for (unsigned i = 0; !atomic_load(&s->stop); i++)
+        if (!s->step(s->ctx, i))
+            atomic_fetch_add(&s->errors, 1);
+    return NULL;
 }
 
-static tg_limit_verdict pk(tg_ctx *ctx, const char *ws, const char *user, const char *ip)
+static void side_start(side *s, tg_ctx *ctx, bool (*step)(tg_ctx *ctx, unsigned i))
 {
-    tg_limit_verdict v;
-    tg_limit_verdict_init(&v);
-    int rc = tg_limiter_peek(ctx, &v, ws, user, ip, 1);
-    if (rc != TG_OK)
-        fail_msg("peek: %s: %s", tg_strerror(rc), tg_ctx_errmsg(NULL));
-    return v;
+    s->ctx = ctx;
+    s->step = step;
+    atomic_init(&s->stop, 0);
+    atomic_init(&s->errors, 0);
+    assert_int_equal(pthread_create(&s->thread, NULL, side_main, s), 0);
+}
+
+/* Stops and joins the thread; every one of its steps must have worked. */
+static void side_stop(side *s)
+{
+    atomic_store(&s->stop, 1);
+    assert_int_equal(pthread_join(s->thread, NULL), 0);
+    assert_int_equal(atomic_load(&s->errors), 0);
+}
+
+/* ---- fixture ------------------------------------------------------------------ */
+
+/* base_opts, with penalties further off still: they are not what this file
+ * tests. (The clock stays frozen, so nothing is ever idle.) */
+static void exact_opts(tg_limiter_options *o)
+{
+    base_opts(o);
+    o->violations_to_penalize = 100000;
 }
 
 static tg_limit tier_user[TG_TIER_COUNT], tier_ws[TG_TIER_COUNT];
@@ -236,44 +262,61 @@ static int small_tier(void)
 
 /* ---- one binding dimension at a time ------------------------------------------ */
 
+/* Puts "hot-ws" in tier T with an override that makes its users' burst
+ * about half the workspace's (at most 2000), so that many checks race for
+ * it; returns the users' rate it set. */
+static uint32_t hot_user_limit(tg_ctx *ctx, int T)
+{
+    uint32_t target = tier_ws[T].burst / 2 < 2000 ? tier_ws[T].burst / 2 : 2000;
+    uint64_t m = (uint64_t)target * tier_user[T].per_minute / tier_user[T].burst;
+    if (m < 1)
+        m = 1;
+    assert_int_equal(tg_limiter_set_tier(ctx, "hot-ws", T), TG_OK);
+    assert_int_equal(tg_limiter_set_user_limit(ctx, "hot-ws", (uint32_t)m), TG_OK);
+    return (uint32_t)m;
+}
+
+/* N, the user's burst, from the verdict of a first peek of "hot" in
+ * "hot-ws" (the user has the fewest tokens), at the rate hot_user_limit set. */
+static uint32_t hot_user_burst(tg_limit_verdict v, uint32_t per_minute, int T)
+{
+    assert_int_equal(v.allowed, 1);
+    uint32_t n = v.limit.burst;
+    assert_int_equal(v.limit.per_minute, per_minute);
+    assert_int_equal(v.tokens_left, n - 1);
+    assert_true(n >= 1 && n < tier_ws[T].burst);
+    return n;
+}
+
+/* After n passes of "hot": the user has no token left; the workspace and
+ * the global bucket paid for the passes only. */
+static void expect_hot_user_drained(tg_ctx *ctx, int T, uint32_t n)
+{
+    tg_limit_verdict v = pk(ctx, "hot-ws", "hot", NULL, 1);
+    assert_int_equal(v.allowed, 0);
+    assert_int_equal(v.dimension, TG_LIMIT_USER);
+    assert_int_equal(v.tokens_left, 0);
+    v = pk(ctx, "hot-ws", NULL, NULL, 1);
+    assert_int_equal(v.tokens_left, tier_ws[T].burst - n - 1);
+    v = pk(ctx, NULL, NULL, NULL, 1);
+    assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - n - 1);
+}
+
 static void test_user_is_exact(void **state)
 {
     (void)state;
     int T = ratio_tier();
     tg_limiter_options o;
-    base_opts(&o);
+    exact_opts(&o);
     tgt_fixture f;
     tgt_fixture_open(&f, T0, &o);
-
-    /* An override that makes the user's burst about half the workspace's
-     * (at most 2000), so that many checks race for it. */
-    uint32_t target = tier_ws[T].burst / 2 < 2000 ? tier_ws[T].burst / 2 : 2000;
-    uint64_t m = (uint64_t)target * tier_user[T].per_minute / tier_user[T].burst;
-    if (m < 1)
-        m = 1;
-    assert_int_equal(tg_limiter_set_tier(f.ctx, "hot-ws", T), TG_OK);
-    assert_int_equal(tg_limiter_set_user_limit(f.ctx, "hot-ws", (uint32_t)m), TG_OK);
-
-    /* N from the verdict of a peek: the user has the fewest tokens. */
-    tg_limit_verdict v = pk(f.ctx, "hot-ws", "hot", NULL);
-    assert_int_equal(v.allowed, 1);
-    uint32_t n = v.limit.burst;
-    assert_int_equal(v.limit.per_minute, (uint32_t)m);
-    assert_int_equal(v.tokens_left, n - 1);
-    assert_true(n >= 1 && n < tier_ws[T].burst);
+    uint32_t m = hot_user_limit(f.ctx, T);
+    uint32_t n = hot_user_burst(pk(f.ctx, "hot-ws", "hot", NULL, 1), m, T);
 
     run r = {.ctx = f.ctx, .scenario = SC_USER, .attempts = n};
     hammer(&r);
     assert_int_equal(atomic_load(&r.passes), n);
-
-    v = pk(f.ctx, "hot-ws", "hot", NULL);
-    assert_int_equal(v.allowed, 0);
-    assert_int_equal(v.dimension, TG_LIMIT_USER);
-    assert_int_equal(v.tokens_left, 0);
-    v = pk(f.ctx, "hot-ws", NULL, NULL); /* the workspace paid for passes only */
-    assert_int_equal(v.tokens_left, tier_ws[T].burst - n - 1);
-    v = pk(f.ctx, NULL, NULL, NULL);
-    assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - n - 1);
+    expect_hot_user_drained(f.ctx, T, n);
     tgt_fixture_close(&f);
 }
 
@@ -281,7 +324,7 @@ static void test_ip_is_exact(void **state)
 {
     (void)state;
     tg_limiter_options o;
-    base_opts(&o);
+    exact_opts(&o);
     o.ip.per_minute = 60;
     o.ip.burst = 500;
     tgt_fixture f;
@@ -289,11 +332,11 @@ static void test_ip_is_exact(void **state)
     run r = {.ctx = f.ctx, .scenario = SC_IP, .attempts = 400};
     hammer(&r);
     assert_int_equal(atomic_load(&r.passes), 500);
-    tg_limit_verdict v = pk(f.ctx, NULL, NULL, "198.51.100.1");
+    tg_limit_verdict v = pk(f.ctx, NULL, NULL, "198.51.100.1", 1);
     assert_int_equal(v.allowed, 0);
     assert_int_equal(v.dimension, TG_LIMIT_IP);
     assert_int_equal(v.tokens_left, 0);
-    v = pk(f.ctx, NULL, NULL, NULL);
+    v = pk(f.ctx, NULL, NULL, NULL, 1);
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - 500 - 1);
     tgt_fixture_close(&f);
 }
@@ -304,17 +347,17 @@ static void test_workspace_is_exact(void **state)
     int T = small_tier();
     uint32_t wb = tier_ws[T].burst;
     tg_limiter_options o;
-    base_opts(&o);
+    exact_opts(&o);
     tgt_fixture f;
     tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "hot-ws", T), TG_OK);
     run r = {.ctx = f.ctx, .scenario = SC_WORKSPACE, .attempts = wb / 2 + 16};
     hammer(&r);
     assert_int_equal(atomic_load(&r.passes), wb);
-    tg_limit_verdict v = pk(f.ctx, "hot-ws", "someone-new", NULL);
+    tg_limit_verdict v = pk(f.ctx, "hot-ws", "someone-new", NULL, 1);
     assert_int_equal(v.dimension, TG_LIMIT_WORKSPACE);
     assert_int_equal(v.tokens_left, 0);
-    v = pk(f.ctx, NULL, NULL, NULL);
+    v = pk(f.ctx, NULL, NULL, NULL, 1);
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - wb - 1);
     tgt_fixture_close(&f);
 }
@@ -323,7 +366,7 @@ static void test_global_is_exact(void **state)
 {
     (void)state;
     tg_limiter_options o;
-    base_opts(&o);
+    exact_opts(&o);
     o.global.per_minute = 60;
     o.global.burst = 1000;
     tgt_fixture f;
@@ -331,7 +374,7 @@ static void test_global_is_exact(void **state)
     run r = {.ctx = f.ctx, .scenario = SC_GLOBAL, .attempts = 600};
     hammer(&r);
     assert_int_equal(atomic_load(&r.passes), 1000);
-    tg_limit_verdict v = pk(f.ctx, NULL, NULL, NULL);
+    tg_limit_verdict v = pk(f.ctx, NULL, NULL, NULL, 1);
     assert_int_equal(v.allowed, 0);
     assert_int_equal(v.dimension, TG_LIMIT_GLOBAL);
     assert_int_equal(v.tokens_left, 0);
@@ -369,7 +412,7 @@ static void test_mixed_workspaces_are_exact(void **state)
 {
     (void)state;
     tg_limiter_options o;
-    base_opts(&o);
+    exact_opts(&o);
     tgt_fixture f;
     mixed m;
     uint32_t attempts;
@@ -390,10 +433,10 @@ static void test_mixed_workspaces_are_exact(void **state)
     char ws[32];
     for (int t = 0; t < THREADS; t++) {
         snprintf(ws, sizeof ws, "mix-own-%d", t);
-        tg_limit_verdict v = pk(f.ctx, ws, NULL, NULL);
+        tg_limit_verdict v = pk(f.ctx, ws, NULL, NULL, 1);
         assert_int_equal(v.tokens_left, tier_ws[m.own_tier].burst - m.user_burst - 1);
     }
-    tg_limit_verdict v = pk(f.ctx, NULL, NULL, NULL);
+    tg_limit_verdict v = pk(f.ctx, NULL, NULL, NULL, 1);
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - atomic_load(&r.passes) - 1);
     tgt_fixture_close(&f);
 }
@@ -410,7 +453,7 @@ static void test_mixed_behind_one_ip_is_exact(void **state)
     if (bi < 1)
         bi = 1;
     tg_limiter_options o;
-    base_opts(&o);
+    exact_opts(&o);
     o.ip.per_minute = 60;
     o.ip.burst = bi;
     tgt_fixture f;
@@ -429,25 +472,25 @@ static void test_mixed_behind_one_ip_is_exact(void **state)
         assert_true(r.own_passes[t] <= m.user_burst);
         /* what the user and their workspace have left is what passed */
         snprintf(ws, sizeof ws, "mix-own-%d", t);
-        tg_limit_verdict v = pk(f.ctx, ws, NULL, NULL);
+        tg_limit_verdict v = pk(f.ctx, ws, NULL, NULL, 1);
         assert_int_equal(v.tokens_left, tier_ws[m.own_tier].burst - r.own_passes[t] - 1);
         if (r.own_passes[t] < m.user_burst) {
-            v = pk(f.ctx, ws, "regular", NULL);
+            v = pk(f.ctx, ws, "regular", NULL, 1);
             assert_int_equal(v.allowed, 1);
             assert_int_equal(v.tokens_left, m.user_burst - r.own_passes[t] - 1);
         }
     }
     assert_true(shared <= m.shared_burst);
     if (shared < m.shared_burst) {
-        tg_limit_verdict v = pk(f.ctx, "mix-shared", NULL, NULL);
+        tg_limit_verdict v = pk(f.ctx, "mix-shared", NULL, NULL, 1);
         assert_int_equal(v.allowed, 1);
         assert_int_equal(v.tokens_left, m.shared_burst - shared - 1);
     }
-    tg_limit_verdict v = pk(f.ctx, NULL, NULL, SHARED_IP);
+    tg_limit_verdict v = pk(f.ctx, NULL, NULL, SHARED_IP, 1);
     assert_int_equal(v.allowed, 0);
     assert_int_equal(v.dimension, TG_LIMIT_IP);
     assert_int_equal(v.tokens_left, 0);
-    v = pk(f.ctx, NULL, NULL, NULL);
+    v = pk(f.ctx, NULL, NULL, NULL, 1);
     assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - bi - 1);
     tgt_fixture_close(&f);
 }
@@ -464,7 +507,7 @@ static void test_mixed_under_a_small_global_is_exact(void **state)
     if (g < 1)
         g = 1;
     tg_limiter_options o;
-    base_opts(&o);
+    exact_opts(&o);
     o.global.per_minute = 60;
     o.global.burst = g;
     tgt_fixture f;
@@ -488,14 +531,14 @@ static void test_mixed_under_a_small_global_is_exact(void **state)
         assert_true(r.own_passes[t] <= m.user_burst);
         snprintf(ws, sizeof ws, "mix-own-%d", t);
         if (r.own_passes[t] < m.user_burst) {
-            v = pk(f.ctx, ws, "regular", NULL);
+            v = pk(f.ctx, ws, "regular", NULL, 1);
             assert_int_equal(v.allowed, 1);
             assert_int_equal(v.tokens_left, m.user_burst - r.own_passes[t] - 1);
         }
     }
     assert_true(shared <= m.shared_burst);
     if (shared < m.shared_burst) {
-        v = pk(f.ctx, "mix-shared", NULL, NULL);
+        v = pk(f.ctx, "mix-shared", NULL, NULL, 1);
         assert_int_equal(v.allowed, 1);
         assert_int_equal(v.tokens_left, m.shared_burst - shared - 1);
     }
@@ -505,35 +548,22 @@ static void test_mixed_under_a_small_global_is_exact(void **state)
 /* Readers and admin calls race with checks: peek, trust, reset of other
  * entries, tier changes of another workspace, tracked. Only exactness of the
  * checked user is asserted; the rest is for ThreadSanitizer. */
-typedef struct churn {
-    tg_ctx *ctx;
-    atomic_int stop;
-    atomic_uint errors;
-} churn;
-
-static void *churner(void *arg)
+static bool churn_step(tg_ctx *ctx, unsigned i)
 {
-    churn *c = arg;
+    tg_limit_verdict v;
+    tg_limit_verdict_init(&v);
+    size_t n;
+    double t;
     char user[32];
-    unsigned i = 0;
-    while (!atomic_load(&c->stop)) {
-        tg_limit_verdict v;
-        tg_limit_verdict_init(&v);
-        size_t n;
-        double t;
-        snprintf(user, sizeof user, "side-%u", i % 64);
-        if (tg_limiter_peek(c->ctx, &v, "hot-ws", "hot", NULL, 1) != TG_OK ||
-            tg_limiter_check(c->ctx, &v, "side-ws", user, "10.0.0.1", 1) != TG_OK ||
-            tg_limiter_adjust_trust(c->ctx, &t, "side-ws", user, (i & 1) ? 0.1 : -0.1) != TG_OK ||
-            tg_limiter_reset(c->ctx, TG_LIMIT_USER, "side-ws", user) != TG_OK ||
-            tg_limiter_reset(c->ctx, TG_LIMIT_IP, NULL, "10.0.0.1") != TG_OK ||
-            tg_limiter_set_tier(c->ctx, "side-ws", (int)(i % TG_TIER_COUNT)) != TG_OK ||
-            tg_limiter_tracked(c->ctx, &n) != TG_OK ||
-            tg_limiter_get_trust(c->ctx, &t, "hot-ws", "hot") != TG_OK)
-            atomic_fetch_add(&c->errors, 1);
-        i++;
-    }
-    return NULL;
+    snprintf(user, sizeof user, "side-%u", i % 64);
+    return tg_limiter_peek(ctx, &v, "hot-ws", "hot", NULL, 1) == TG_OK &&
+           tg_limiter_check(ctx, &v, "side-ws", user, "10.0.0.1", 1) == TG_OK &&
+           tg_limiter_adjust_trust(ctx, &t, "side-ws", user, (i & 1) ? 0.1 : -0.1) == TG_OK &&
+           tg_limiter_reset(ctx, TG_LIMIT_USER, "side-ws", user) == TG_OK &&
+           tg_limiter_reset(ctx, TG_LIMIT_IP, NULL, "10.0.0.1") == TG_OK &&
+           tg_limiter_set_tier(ctx, "side-ws", (int)(i % TG_TIER_COUNT)) == TG_OK &&
+           tg_limiter_tracked(ctx, &n) == TG_OK &&
+           tg_limiter_get_trust(ctx, &t, "hot-ws", "hot") == TG_OK;
 }
 
 static void test_exact_while_admin_calls_race(void **state)
@@ -541,21 +571,16 @@ static void test_exact_while_admin_calls_race(void **state)
     (void)state;
     int T = ratio_tier();
     tg_limiter_options o;
-    base_opts(&o);
+    exact_opts(&o);
     tgt_fixture f;
     tgt_fixture_open(&f, T0, &o);
     assert_int_equal(tg_limiter_set_tier(f.ctx, "hot-ws", T), TG_OK);
     uint32_t n = tier_user[T].burst;
-    churn c = {.ctx = f.ctx};
-    atomic_init(&c.stop, 0);
-    atomic_init(&c.errors, 0);
-    pthread_t side;
-    assert_int_equal(pthread_create(&side, NULL, churner, &c), 0);
+    side churn;
+    side_start(&churn, f.ctx, churn_step);
     run r = {.ctx = f.ctx, .scenario = SC_USER, .attempts = 4 * n + 100};
     hammer(&r);
-    atomic_store(&c.stop, 1);
-    assert_int_equal(pthread_join(side, NULL), 0);
-    assert_int_equal(atomic_load(&c.errors), 0);
+    side_stop(&churn);
     assert_int_equal(atomic_load(&r.passes), n);
     tgt_fixture_close(&f);
 }
@@ -566,55 +591,27 @@ static void shared_key_is_exact(int scenario)
 {
     int T = ratio_tier();
     tg_limiter_options o;
-    base_opts(&o);
+    exact_opts(&o);
     o.ip.per_minute = 60;
     o.ip.burst = 100000; /* the IP never binds */
     tgt_fixture f;
     tgt_fixture_open(&f, T0, &o);
-
-    /* As in test_user_is_exact: the user's burst about half the
-     * workspace's (at most 2000). */
-    uint32_t target = tier_ws[T].burst / 2 < 2000 ? tier_ws[T].burst / 2 : 2000;
-    uint64_t m = (uint64_t)target * tier_user[T].per_minute / tier_user[T].burst;
-    if (m < 1)
-        m = 1;
-    assert_int_equal(tg_limiter_set_tier(f.ctx, "hot-ws", T), TG_OK);
-    assert_int_equal(tg_limiter_set_user_limit(f.ctx, "hot-ws", (uint32_t)m), TG_OK);
-    tg_limit_key *key = NULL;
-    assert_int_equal(tg_limiter_key_new(f.ctx, &key, "hot-ws", "hot", KEY_IP), TG_OK);
-
-    /* N from the verdict of a peek on the key: the user has the fewest. */
-    tg_limit_verdict v;
-    tg_limit_verdict_init(&v);
-    assert_int_equal(tg_limiter_peek_key(f.ctx, &v, key, 1), TG_OK);
-    assert_int_equal(v.allowed, 1);
-    uint32_t n = v.limit.burst;
-    assert_int_equal(v.limit.per_minute, (uint32_t)m);
-    assert_int_equal(v.tokens_left, n - 1);
-    assert_true(n >= 1 && n < tier_ws[T].burst);
+    uint32_t m = hot_user_limit(f.ctx, T); /* as in test_user_is_exact */
+    tg_limit_key *key = key_new(f.ctx, "hot-ws", "hot", KEY_IP);
+    uint32_t n = hot_user_burst(kpk(f.ctx, key, 1), m, T);
 
     run r = {.ctx = f.ctx, .key = key, .scenario = scenario, .attempts = n};
     hammer(&r);
     assert_int_equal(atomic_load(&r.passes), n);
 
-    tg_limit_verdict_init(&v);
-    assert_int_equal(tg_limiter_peek_key(f.ctx, &v, key, 1), TG_OK);
+    tg_limit_verdict v = kpk(f.ctx, key, 1);
     assert_int_equal(v.allowed, 0);
     assert_int_equal(v.dimension, TG_LIMIT_USER);
     assert_int_equal(v.tokens_left, 0);
-    v = pk(f.ctx, "hot-ws", "hot", NULL); /* the strings see the same bucket */
-    assert_int_equal(v.dimension, TG_LIMIT_USER);
-    assert_int_equal(v.tokens_left, 0);
-    /* the others paid for passes only */
-    v = pk(f.ctx, "hot-ws", NULL, NULL);
-    assert_int_equal(v.tokens_left, tier_ws[T].burst - n - 1);
-    v = pk(f.ctx, NULL, NULL, KEY_IP);
+    expect_hot_user_drained(f.ctx, T, n); /* the strings see the same buckets */
+    v = pk(f.ctx, NULL, NULL, KEY_IP, 1); /* the IP paid for passes only too */
     assert_int_equal(v.tokens_left, o.ip.burst - n - 1);
-    v = pk(f.ctx, NULL, NULL, NULL);
-    assert_int_equal(v.tokens_left, TG_LIMIT_BURST_MAX - n - 1);
-    size_t tracked = 0;
-    assert_int_equal(tg_limiter_tracked(f.ctx, &tracked), TG_OK);
-    assert_int_equal(tracked, 3); /* one entry per dimension, however many threads */
+    assert_int_equal(tracked(f.ctx), 3); /* one entry per dimension, however many threads */
     tg_limiter_key_free(key);
     tgt_fixture_close(&f);
 }
@@ -636,66 +633,37 @@ static void test_shared_key_mixed_with_strings_is_exact(void **state)
  * Exactness is lost (an evicted user comes back with a full bucket); what
  * must hold is that every check works, is denied only by the user, and that
  * afterwards the key and the strings agree. Mostly for the sanitizers. */
-typedef struct flood {
-    tg_ctx *ctx;
-    atomic_int stop;
-    atomic_uint errors;
-} flood;
-
-static void *flooder(void *arg)
+static bool flood_step(tg_ctx *ctx, unsigned i)
 {
-    flood *fl = arg;
     char ip[32];
-    unsigned i = 0;
-    while (!atomic_load(&fl->stop)) {
-        snprintf(ip, sizeof ip, "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
-        tg_limit_verdict v;
-        tg_limit_verdict_init(&v);
-        if (tg_limiter_check(fl->ctx, &v, NULL, NULL, ip, 1) != TG_OK)
-            atomic_fetch_add(&fl->errors, 1);
-        i++;
-    }
-    return NULL;
+    snprintf(ip, sizeof ip, "10.%u.%u.%u", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    tg_limit_verdict v;
+    tg_limit_verdict_init(&v);
+    return tg_limiter_check(ctx, &v, NULL, NULL, ip, 1) == TG_OK;
 }
 
 static void test_shared_key_while_its_entries_are_evicted(void **state)
 {
     (void)state;
     tg_limiter_options o;
-    base_opts(&o);
+    exact_opts(&o);
     o.ip.per_minute = 60;
     o.ip.burst = 100000;
     o.max_keys = 8;
     tgt_fixture f;
     tgt_fixture_open(&f, T0, &o);
-    tg_limit_key *key = NULL;
-    assert_int_equal(tg_limiter_key_new(f.ctx, &key, "hot-ws", "hot", KEY_IP), TG_OK);
-    flood fl = {.ctx = f.ctx};
-    atomic_init(&fl.stop, 0);
-    atomic_init(&fl.errors, 0);
-    pthread_t side;
-    assert_int_equal(pthread_create(&side, NULL, flooder, &fl), 0);
+    tg_limit_key *key = key_new(f.ctx, "hot-ws", "hot", KEY_IP);
+    side flood;
+    side_start(&flood, f.ctx, flood_step);
     for (int round = 0; round < 20; round++) {
         run r = {.ctx = f.ctx, .key = key, .scenario = SC_KEY_MIXED, .attempts = 50};
         hammer(&r); /* no error, no denial but by the user */
     }
-    atomic_store(&fl.stop, 1);
-    assert_int_equal(pthread_join(side, NULL), 0);
-    assert_int_equal(atomic_load(&fl.errors), 0);
-    size_t tracked = 0;
-    assert_int_equal(tg_limiter_tracked(f.ctx, &tracked), TG_OK);
-    assert_true(tracked <= 8);
+    side_stop(&flood);
+    assert_true(tracked(f.ctx) <= 8);
     /* Quiet now: the key and the strings give the same verdict. */
-    tg_limit_verdict a, b;
-    tg_limit_verdict_init(&b);
-    a = pk(f.ctx, "hot-ws", "hot", KEY_IP);
-    assert_int_equal(tg_limiter_peek_key(f.ctx, &b, key, 1), TG_OK);
-    assert_int_equal(a.allowed, b.allowed);
-    assert_int_equal(a.dimension, b.dimension);
-    assert_int_equal(a.tokens_left, b.tokens_left);
-    assert_int_equal(a.limit.per_minute, b.limit.per_minute);
-    assert_int_equal(a.limit.burst, b.limit.burst);
-    assert_int_equal(a.retry_after_ms, b.retry_after_ms);
+    tg_limit_verdict a = pk(f.ctx, "hot-ws", "hot", KEY_IP, 1), b = kpk(f.ctx, key, 1);
+    expect_same(&a, &b, "a peek after the flood");
     tg_limiter_key_free(key);
     tgt_fixture_close(&f);
 }
