@@ -145,7 +145,7 @@ deps:
 
 # ---- tests -----------------------------------------------------------------
 
-$(BUILD)/tests/%: tests/unit/%.c $(STATIC_LIB) $(SUPPORT_OBJ) $(wildcard tests/support/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $(STATIC_LIB) $(SUPPORT_OBJ) $(wildcard tests/support/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -Itests/support $< $(SUPPORT_OBJ) $(STATIC_LIB) $(LDFLAGS) \
 	    $(TEST_LIBS) $(DEP_LIBS) -o $@
