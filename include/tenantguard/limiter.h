@@ -10,10 +10,11 @@
  *
  * Limits: a workspace's tier (TG_TIER_*; TG_TIER_FREE until set) gives the
  * user and workspace limits (docs/LIMITER.md has the table;
- * tg_limiter_tier_default() reads it); a workspace may override its per-user rate (messages_per_minute);
- * the IP and global limits come from tg_limiter_options. A user's trust
- * score in [0,1] scales that user's rate and burst: 0 gives 0.25x, the
- * default 0.5 gives 1x, 1 gives 2x, linearly in between.
+ * tg_limiter_tier_default() reads it); a workspace may override its
+ * per-user rate (messages_per_minute); the IP and global limits come from
+ * tg_limiter_options. A user's trust score in [0,1] scales that user's
+ * rate and burst: 0 gives 0.25x, the default 0.5 gives 1x, 1 gives 2x,
+ * linearly in between.
  *
  * Penalties: a user or IP denied `violations_to_penalize` times within
  * `violation_window_ms` enters a penalty period during which every check
@@ -187,23 +188,32 @@ TG_API int tg_limiter_peek(tg_ctx *ctx, tg_limit_verdict *out, const char *works
  * A check on a key uses the same entries as tg_limiter_check with the same
  * identifiers and gives the same verdict; the two may be mixed freely.
  *
+ * A prepared key is not a tracked entry: it does not count towards
+ * max_keys, and an entry it refers to may be evicted like any other (the
+ * key then finds or creates it again).
+ *
  * tg_limiter_key_new takes the identifiers as tg_limiter_check does (any
- * may be NULL; user_id needs workspace_id) and copies them. The key is
- * used only with `ctx`, while `ctx` is open, by any number of threads at
- * once; free it with tg_limiter_key_free, before or after closing `ctx`
- * (free accepts NULL). Errors: TG_EINVAL (NULL ctx/out, bad id or IP, user
- * without workspace), TG_ENOMEM; *out is then NULL.
+ * may be NULL; user_id needs workspace_id) and copies them; the key is
+ * allocated with the context's allocator. The key is used only with `ctx`
+ * while `ctx` is open (checking it with another context, even one opened
+ * later at the same address, is TG_EINVAL), by any number of threads at
+ * once. Free it with tg_limiter_key_free, before or after closing `ctx`
+ * (the allocator must still be usable then); free accepts NULL. Errors:
+ * TG_EINVAL (NULL ctx/out, bad id or IP, user without workspace),
+ * TG_ENOMEM; *out is then NULL.
  */
-typedef struct tg_limit_key tg_limit_key;
-TG_API int tg_limiter_key_new(tg_ctx *ctx, tg_limit_key **out, const char *workspace_id,
+typedef struct tg_limiter_key tg_limiter_key;
+TG_API int tg_limiter_key_new(tg_ctx *ctx, tg_limiter_key **out, const char *workspace_id,
                               const char *user_id, const char *ip);
-TG_API void tg_limiter_key_free(tg_limit_key *key);
+TG_API void tg_limiter_key_free(tg_limiter_key *key);
 
 /* tg_limiter_check and tg_limiter_peek on a prepared key. Same errors, and
- * TG_EINVAL for a NULL key or one prepared for another context. */
-TG_API int tg_limiter_check_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key,
+ * TG_EINVAL for a NULL key or one prepared for another context. The key is
+ * not const: each call may update (atomically) where it remembers its
+ * entries to be. */
+TG_API int tg_limiter_check_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limiter_key *key,
                                 uint32_t cost);
-TG_API int tg_limiter_peek_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key,
+TG_API int tg_limiter_peek_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limiter_key *key,
                                uint32_t cost);
 
 /*

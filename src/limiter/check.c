@@ -634,7 +634,7 @@ static inline int run(tg_ctx *ctx, tg_limit_verdict *out, const char *ws, const 
 #if defined(__GNUC__)
 __attribute__((always_inline))
 #endif
-static inline int run_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key,
+static inline int run_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limiter_key *key,
                           uint32_t cost, bool commit)
 {
     int rc = check_args(ctx, out, cost);
@@ -642,7 +642,7 @@ static inline int run_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key,
         return rc;
     if (!key)
         return tg__error(TG_EINVAL, "limiter: key is NULL");
-    if (key->ctx != ctx)
+    if (key->ctx != ctx || key->limiter_id != tg__ctx_limiter(ctx)->id)
         return tg__error(TG_EINVAL, "limiter: key was prepared for another context");
     const int nk = key->plan.n;
     uint32_t where[TG__LENTER_MAX], before[TG__LENTER_MAX];
@@ -678,12 +678,12 @@ int tg_limiter_peek(tg_ctx *ctx, tg_limit_verdict *out, const char *workspace_id
     return run(ctx, out, workspace_id, user_id, ip, cost, false);
 }
 
-int tg_limiter_check_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key, uint32_t cost)
+int tg_limiter_check_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limiter_key *key, uint32_t cost)
 {
     return run_key(ctx, out, key, cost, true);
 }
 
-int tg_limiter_peek_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key, uint32_t cost)
+int tg_limiter_peek_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limiter_key *key, uint32_t cost)
 {
     return run_key(ctx, out, key, cost, false);
 }

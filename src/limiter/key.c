@@ -7,7 +7,7 @@
 
 #include "limiter_impl.h"
 
-int tg_limiter_key_new(tg_ctx *ctx, tg_limit_key **out, const char *workspace_id,
+int tg_limiter_key_new(tg_ctx *ctx, tg_limiter_key **out, const char *workspace_id,
                        const char *user_id, const char *ip)
 {
     if (!out)
@@ -22,10 +22,11 @@ int tg_limiter_key_new(tg_ctx *ctx, tg_limit_key **out, const char *workspace_id
         return rc;
     const size_t ws_len = plan.a.ws_len, user_len = plan.a.user_len;
     const tg_allocator *a = tg__ctx_allocator(ctx);
-    tg_limit_key *key = tg__malloc(a, sizeof *key + ws_len + 1 + user_len + 1);
+    tg_limiter_key *key = tg__malloc(a, sizeof *key + ws_len + 1 + user_len + 1);
     if (!key)
         return TG_ENOMEM;
     key->ctx = ctx;
+    key->limiter_id = tg__ctx_limiter(ctx)->id;
     key->alloc = *a;
     key->plan = plan;
     char *ws_copy = key->text, *user_copy = key->text + ws_len + 1;
@@ -41,7 +42,7 @@ int tg_limiter_key_new(tg_ctx *ctx, tg_limit_key **out, const char *workspace_id
     return TG_OK;
 }
 
-void tg_limiter_key_free(tg_limit_key *key)
+void tg_limiter_key_free(tg_limiter_key *key)
 {
     if (!key)
         return;

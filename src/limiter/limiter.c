@@ -137,6 +137,8 @@ int tg__limiter_open(tg_ctx *ctx, const tg_limiter_options *opts, struct tg_limi
     struct tg_limiter *lim = tg__calloc(a, 1, sizeof *lim);
     if (!lim)
         return TG_ENOMEM;
+    static _Atomic uint64_t last_id;
+    lim->id = atomic_fetch_add_explicit(&last_id, 1, memory_order_relaxed) + 1;
     lim->alloc = a;
     lim->o = o;
     lim->backend = backend;

@@ -30,6 +30,7 @@ typedef struct tg__lopts {
 } tg__lopts;
 
 struct tg_limiter {
+    uint64_t id; /* unique in the process: what a prepared key is checked against */
     const tg_allocator *alloc;
     tg__lopts o;
     tg__ltable *table;
@@ -53,7 +54,7 @@ typedef struct tg__largs {
 
 /* A check's identifiers, validated and hashed: the entries it looks up
  * and the order it locks their shards in. A check on strings makes one on
- * the stack; a prepared key (tg_limit_key) keeps one. */
+ * the stack; a prepared key (tg_limiter_key) keeps one. */
 typedef struct tg__lplan {
     tg__largs a;
     int n;                             /* keys[0..n): user, workspace, IP (those given) */
@@ -67,8 +68,11 @@ typedef struct tg__lplan {
 int tg__lplan_make(const struct tg_limiter *lim, tg__lplan *p, const char *ws, const char *user,
                    const char *ip);
 
-struct tg_limit_key {
-    tg_ctx *ctx; /* the context it was prepared for */
+struct tg_limiter_key {
+    /* The context it was prepared for. A context opened after that one
+     * was closed may have its address, so its limiter's id is kept too. */
+    tg_ctx *ctx;
+    uint64_t limiter_id;
     tg_allocator alloc;
     tg__lplan plan; /* its ws and user point into text[] */
     /* Where each entry was found last (entry number, TG__LNIL: not known),

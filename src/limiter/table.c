@@ -309,14 +309,16 @@ bool tg__ltable_find(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__
     return true;
 }
 
-int tg__ltable_get(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__LDIGEST], int kind,
-                   int64_t now, tg__lref *out)
+/* tg__ltable_get, also giving the entry's number in *index. */
+static int get_entry(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__LDIGEST],
+                     int kind, int64_t now, tg__lref *out, uint32_t *index)
 {
     shard *s = &t->shards[shard_no];
     uint32_t i = find_index(s, digest);
     if (i != TG__LNIL) {
         at(s, i)->flags |= TG__LF_PINNED | TG__LF_REF;
         *out = ref(s, i);
+        *index = i;
         return TG_OK;
     }
     if (!s->buckets) {
@@ -349,7 +351,15 @@ int tg__ltable_get(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__LD
     if (s->count > s->mask + 1)
         grow(t, s);
     *out = ref(s, i);
+    *index = i;
     return TG_OK;
+}
+
+int tg__ltable_get(tg__ltable *t, uint32_t shard_no, const uint8_t digest[TG__LDIGEST], int kind,
+                   int64_t now, tg__lref *out)
+{
+    uint32_t index;
+    return get_entry(t, shard_no, digest, kind, now, out, &index);
 }
 
 void tg__ltable_remove(tg__ltable *t, uint32_t shard_no, tg__lentry *e)
@@ -440,12 +450,16 @@ int tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lk
             }
             i = e->chain;
         }
-        if (where)
-            where[k] = i;
         if (i != TG__LNIL) {
+            if (where)
+                where[k] = i;
             continue;
         } else if (create) {
-            int rc = tg__ltable_get(t, keys[k].shard, keys[k].digest, keys[k].kind, now, &out[k]);
+            uint32_t created = TG__LNIL;
+            int rc = get_entry(t, keys[k].shard, keys[k].digest, keys[k].kind, now, &out[k],
+                               &created);
+            if (where)
+                where[k] = created;
             changed = true;
             if (rc) {
                 for (int j = k; j < nk; j++) {
@@ -458,6 +472,8 @@ int tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lk
         } else {
             out[k].e = NULL;
             out[k].c = NULL;
+            if (where)
+                where[k] = TG__LNIL;
         }
     }
     return TG_OK;

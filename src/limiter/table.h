@@ -161,7 +161,7 @@ typedef struct tg__lkey {
  * `where` may be NULL; if not, where[k] is an entry number at which key k
  * may still be (TG__LNIL: not known), tried before the hash index (any
  * value is safe: it is checked), and gets the entry number key k was found
- * at (TG__LNIL if it was absent or created).
+ * or created at (TG__LNIL if it is absent).
  * Whatever it returns, tg__ltable_leave ends the operation. */
 int tg__ltable_enter(tg__ltable *t, const uint32_t *shards, int ns, const tg__lkey *keys,
                      int nk, bool create, int64_t now, tg__ltable_evictable fn, void *arg,

@@ -72,10 +72,10 @@ static ids *make_ids(unsigned salt)
 
 /* Prepared keys for users 0..n-1, with the workspace and address
  * check_4d (n = N_USERS) or check_4d_hot (n = 4096) pairs each user with. */
-static tg_limit_key **make_keys(tg_ctx *ctx, const ids *d, unsigned n, unsigned n_ws,
+static tg_limiter_key **make_keys(tg_ctx *ctx, const ids *d, unsigned n, unsigned n_ws,
                                 unsigned n_ips)
 {
-    tg_limit_key **keys = calloc(n, sizeof *keys);
+    tg_limiter_key **keys = calloc(n, sizeof *keys);
     if (!keys)
         die("calloc", TG_ENOMEM);
     for (uint64_t i = 0; i < n; i++) {
@@ -87,7 +87,7 @@ static tg_limit_key **make_keys(tg_ctx *ctx, const ids *d, unsigned n, unsigned 
     return keys;
 }
 
-static void free_keys(tg_limit_key **keys, unsigned n)
+static void free_keys(tg_limiter_key **keys, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
         tg_limiter_key_free(keys[i]);
@@ -147,7 +147,7 @@ static void check(tg_ctx *ctx, const char *ws, const char *user, const char *ip)
 typedef struct lim_arg {
     tg_ctx *ctx;
     ids *ids;
-    tg_limit_key **keys;
+    tg_limiter_key **keys;
     unsigned nkeys;
 } lim_arg;
 

@@ -204,7 +204,7 @@ static inline tg_limit_verdict strings_call(bool commit, tg_ctx *ctx, const char
 }
 
 /* A check (commit) or a peek through a prepared key, which must work. */
-static inline tg_limit_verdict key_call(bool commit, tg_ctx *ctx, tg_limit_key *key,
+static inline tg_limit_verdict key_call(bool commit, tg_ctx *ctx, tg_limiter_key *key,
                                         uint32_t cost)
 {
     tg_limit_verdict v;
@@ -226,21 +226,21 @@ static inline tg_limit_verdict pk(tg_ctx *ctx, const char *ws, const char *user,
     return strings_call(false, ctx, ws, user, ip, cost);
 }
 
-static inline tg_limit_verdict kchk(tg_ctx *ctx, tg_limit_key *key, uint32_t cost)
+static inline tg_limit_verdict kchk(tg_ctx *ctx, tg_limiter_key *key, uint32_t cost)
 {
     return key_call(true, ctx, key, cost);
 }
 
-static inline tg_limit_verdict kpk(tg_ctx *ctx, tg_limit_key *key, uint32_t cost)
+static inline tg_limit_verdict kpk(tg_ctx *ctx, tg_limiter_key *key, uint32_t cost)
 {
     return key_call(false, ctx, key, cost);
 }
 
 /* A prepared key that must be made. */
-static inline tg_limit_key *key_new(tg_ctx *ctx, const char *ws, const char *user,
+static inline tg_limiter_key *key_new(tg_ctx *ctx, const char *ws, const char *user,
                                     const char *ip)
 {
-    tg_limit_key *k = NULL;
+    tg_limiter_key *k = NULL;
     int rc = tg_limiter_key_new(ctx, &k, ws, user, ip);
     if (rc != TG_OK)
         fail_msg("key_new(%s, %s, %s): %s: %s", S(ws), S(user), S(ip), tg_strerror(rc),

@@ -585,7 +585,7 @@ static void test_a_prepared_key_uses_the_same_key_bytes(void **state)
         {NULL, NULL, "::ffff:192.0.2.1", "0:0:0:0:0:ffff:c000:201"},
     };
     const int n = (int)(sizeof ids / sizeof ids[0]);
-    tg_limit_key *keys[sizeof ids / sizeof ids[0]];
+    tg_limiter_key *keys[sizeof ids / sizeof ids[0]];
     for (int i = 0; i < n; i++) {
         char ws[64], user[64], ip[64];
         snprintf(ws, sizeof ws, "%s", ids[i][0] ? ids[i][0] : "");

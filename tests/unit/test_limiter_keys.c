@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -68,7 +69,7 @@ static int load_tiers(void **state)
 
 /* Checks of cost 1 until one is denied, which must be by `dim`; returns how
  * many passed. */
-static uint32_t kdrain(tg_ctx *ctx, tg_limit_key *key, int dim)
+static uint32_t kdrain(tg_ctx *ctx, tg_limiter_key *key, int dim)
 {
     for (uint32_t n = 0; n <= 3 * TG_LIMIT_BURST_MAX; n++) {
         tg_limit_verdict v = kchk(ctx, key, 1);
@@ -101,7 +102,7 @@ static tg_ctx *counted_ctx(tg_store **store, tgt_clock *clock, const tg_limiter_
 typedef struct target {
     const char *ws, *user, *ip; /* as the string context is given them */
     const char *key_ip;         /* as key_new is given the IP (NULL: ip) */
-    tg_limit_key *key;          /* prepared in f[1] */
+    tg_limiter_key *key;          /* prepared in f[1] */
 } target;
 
 typedef struct twin {
@@ -118,7 +119,7 @@ typedef struct twin {
 
 /* Counts the key's remembered slots as they are before a check (see the
  * header comment: only for the tests to know what they exercised). */
-static void count_hints(twin *tw, tg_limit_key *k)
+static void count_hints(twin *tw, tg_limiter_key *k)
 {
     for (int i = 0; i < k->plan.n; i++) {
         const tg__lentry *e = atomic_load(&k->line[i]);
@@ -269,8 +270,8 @@ static void test_key_new_rejects_bad_input(void **state)
     tgt_fixture f;
     tgt_fixture_open(&f, T0, &o);
     static char dummy_storage;
-    tg_limit_key *const dummy = (tg_limit_key *)(void *)&dummy_storage;
-    tg_limit_key *k = dummy;
+    tg_limiter_key *const dummy = (tg_limiter_key *)(void *)&dummy_storage;
+    tg_limiter_key *k = dummy;
 
 #define EXPECT_BAD_KEY(ctx, ws, user, ip)                                                     \
     do {                                                                                      \
@@ -335,10 +336,10 @@ static void test_check_and_peek_key_reject_bad_input(void **state)
     tgt_fixture f, g;
     tgt_fixture_open(&f, T0, &o);
     tgt_fixture_open(&g, T0, &o);
-    tg_limit_key *k = key_new(f.ctx, "acme", "alice", "192.0.2.1");
-    tg_limit_key *other = key_new(g.ctx, "acme", "alice", "192.0.2.1"); /* g's */
+    tg_limiter_key *k = key_new(f.ctx, "acme", "alice", "192.0.2.1");
+    tg_limiter_key *other = key_new(g.ctx, "acme", "alice", "192.0.2.1"); /* g's */
 
-    typedef int (*key_fn)(tg_ctx *, tg_limit_verdict *, tg_limit_key *, uint32_t);
+    typedef int (*key_fn)(tg_ctx *, tg_limit_verdict *, tg_limiter_key *, uint32_t);
     key_fn fns[2] = {tg_limiter_check_key, tg_limiter_peek_key};
     for (int i = 0; i < 2; i++) {
         key_fn fn = fns[i];
@@ -397,7 +398,7 @@ static void test_key_verdict_struct_size_is_respected(void **state)
     base_opts(&o);
     tgt_fixture f;
     tgt_fixture_open(&f, T0, &o);
-    tg_limit_key *k = key_new(f.ctx, NULL, NULL, "192.0.2.1");
+    tg_limiter_key *k = key_new(f.ctx, NULL, NULL, "192.0.2.1");
     for (int commit = 0; commit < 2; commit++) {
         short_verdict buf;
         tg_limit_verdict *v = short_verdict_init(&buf);
@@ -689,7 +690,9 @@ static void eq_random(twin *tw, target *t, int steps)
             double delta = rnd(2) ? 0.1 : -0.1; /* drawn once: BOTH evaluates its call twice */
             switch (rnd(10)) {
             case 0: BOTH(tw, tg_limiter_set_trust(ctx_, u->ws, u->user, tr)); break;
-            case 1: BOTH(tw, tg_limiter_adjust_trust(ctx_, &out_trust, u->ws, u->user, delta)); break;
+            case 1:
+                BOTH(tw, tg_limiter_adjust_trust(ctx_, &out_trust, u->ws, u->user, delta));
+                break;
             case 2: BOTH(tw, tg_limiter_set_tier(ctx_, ws, tier)); break;
             case 3: BOTH(tw, tg_limiter_set_user_limit(ctx_, ws, lim)); break;
             case 4: BOTH(tw, tg_limiter_reset(ctx_, TG_LIMIT_USER, u->ws, u->user)); break;
@@ -786,7 +789,7 @@ static void test_strings_and_keys_share_buckets(void **state)
     chk(f.ctx, "acme", "alice", "192.0.2.1", 1);
     size_t n = tracked(f.ctx);
     assert_int_equal(n, 3);
-    tg_limit_key *k = key_new(f.ctx, "acme", "alice", "192.0.2.1");
+    tg_limiter_key *k = key_new(f.ctx, "acme", "alice", "192.0.2.1");
     assert_int_equal(tracked(f.ctx), n);
     assert_int_equal(kpk(f.ctx, k, 1).tokens_left, ub - 3);
     tg_limit_verdict v = kchk(f.ctx, k, 1);
@@ -807,7 +810,7 @@ static void test_strings_and_keys_share_buckets(void **state)
     assert_int_equal(tracked(f.ctx), n);
 
     /* Keys first: strings find the key's entries (no new ones). */
-    tg_limit_key *k2 = key_new(f.ctx, "beta", "bob", "2001:db8::1");
+    tg_limiter_key *k2 = key_new(f.ctx, "beta", "bob", "2001:db8::1");
     assert_int_equal(tracked(f.ctx), n);
     v = kchk(f.ctx, k2, 3);
     assert_int_equal(tracked(f.ctx), n + 3);
@@ -818,10 +821,10 @@ static void test_strings_and_keys_share_buckets(void **state)
     assert_int_equal(tracked(f.ctx), n + 3);
 
     /* Keys for subsets of the same ids, and a second key for the same ids. */
-    tg_limit_key *kws = key_new(f.ctx, "acme", NULL, NULL);
-    tg_limit_key *kip = key_new(f.ctx, NULL, NULL, "192.0.2.1");
-    tg_limit_key *kwu = key_new(f.ctx, "acme", "alice", NULL);
-    tg_limit_key *same = key_new(f.ctx, "acme", "alice", "192.0.2.1");
+    tg_limiter_key *kws = key_new(f.ctx, "acme", NULL, NULL);
+    tg_limiter_key *kip = key_new(f.ctx, NULL, NULL, "192.0.2.1");
+    tg_limiter_key *kwu = key_new(f.ctx, "acme", "alice", NULL);
+    tg_limiter_key *same = key_new(f.ctx, "acme", "alice", "192.0.2.1");
     /* 7 taken so far from alice, acme and 192.0.2.1 */
     assert_int_equal(kpk(f.ctx, kws, 1).tokens_left, wb - 8);
     assert_int_equal(kpk(f.ctx, kip, 1).tokens_left, o.ip.burst - 8);
@@ -836,9 +839,9 @@ static void test_strings_and_keys_share_buckets(void **state)
     assert_int_equal(tracked(f.ctx), n + 3);
 
     /* IPv4 and IPv4-mapped IPv6 are two buckets; spellings of one are one. */
-    tg_limit_key *mapped = key_new(f.ctx, NULL, NULL, "::ffff:192.0.2.1");
+    tg_limiter_key *mapped = key_new(f.ctx, NULL, NULL, "::ffff:192.0.2.1");
     assert_int_equal(kpk(f.ctx, mapped, 1).tokens_left, o.ip.burst - 1);
-    tg_limit_key *spelled = key_new(f.ctx, NULL, NULL, "2001:db8:0:0:0:0:0:1");
+    tg_limiter_key *spelled = key_new(f.ctx, NULL, NULL, "2001:db8:0:0:0:0:0:1");
     assert_int_equal(kpk(f.ctx, spelled, 1).tokens_left, o.ip.burst - 6); /* k2 took 5 */
 
     /* Admin calls on strings apply to keys. */
@@ -875,7 +878,7 @@ typedef struct hints {
     uint8_t kind[TG__LENTER_MAX];
 } hints;
 
-static hints remembered(tg_limit_key *k)
+static hints remembered(tg_limiter_key *k)
 {
     hints h;
     memset(&h, 0, sizeof h);
@@ -894,7 +897,7 @@ static hints remembered(tg_limit_key *k)
 /* How many of the remembered slots now hold another entry (of the same
  * kind in *same_kind) or none (in *freed); every slot must be one or the
  * other - the key's own entries must be gone. */
-static int stale(const hints *h, tg_limit_key *k, int *same_kind, int *freed)
+static int stale(const hints *h, tg_limiter_key *k, int *same_kind, int *freed)
 {
     int other = 0;
     *same_kind = *freed = 0;
@@ -1123,7 +1126,7 @@ static void test_peek_key_creates_and_consumes_nothing(void **state)
     o.violations_to_penalize = 1; /* any violation would start a penalty */
     tgt_fixture f;
     tgt_fixture_open(&f, T0, &o);
-    tg_limit_key *keys[] = {
+    tg_limiter_key *keys[] = {
         key_new(f.ctx, "acme", "alice", "192.0.2.1"), key_new(f.ctx, "acme", "alice", NULL),
         key_new(f.ctx, "acme", NULL, NULL),           key_new(f.ctx, NULL, NULL, "::1"),
         key_new(f.ctx, NULL, NULL, NULL),
@@ -1182,7 +1185,7 @@ static void test_key_outlives_its_context(void **state)
     tgt_clock clock = {T0};
     tgt_failing_alloc fa;
     tg_ctx *ctx = counted_ctx(&store, &clock, &o, &fa);
-    tg_limit_key *keys[3] = {
+    tg_limiter_key *keys[3] = {
         key_new(ctx, "acme", "alice", "192.0.2.1"),
         key_new(ctx, max_id, max_id, "2001:db8::1"),
         key_new(ctx, NULL, NULL, NULL),
@@ -1202,6 +1205,117 @@ static void test_key_outlives_its_context(void **state)
     tg_store_close(store);
 }
 
+/* An allocator that hands the block freed last back to the next request
+ * of its size (as malloc's caches do), so that a context opened after
+ * another was closed gets the same address for certain. */
+typedef struct pool_block {
+    void *p;
+    size_t size;
+    unsigned long freed; /* when it was freed (0: in use) */
+} pool_block;
+
+static pool_block pool_blocks[4096];
+static int pool_n;
+static unsigned long pool_clock;
+
+static pool_block *pool_find(const void *p)
+{
+    for (int i = 0; i < pool_n; i++)
+        if (pool_blocks[i].p == p)
+            return &pool_blocks[i];
+    fail_msg("pool: %p was not allocated here", p);
+    return NULL;
+}
+
+static void *pool_malloc(void *user, size_t size)
+{
+    (void)user;
+    pool_block *last = NULL;
+    for (int i = 0; i < pool_n; i++)
+        if (pool_blocks[i].freed && pool_blocks[i].size == size &&
+            (!last || pool_blocks[i].freed > last->freed))
+            last = &pool_blocks[i];
+    if (last) {
+        last->freed = 0;
+        return last->p;
+    }
+    if (pool_n == (int)(sizeof pool_blocks / sizeof pool_blocks[0]))
+        fail_msg("pool: full");
+    void *p = malloc(size);
+    if (p)
+        pool_blocks[pool_n++] = (pool_block){p, size, 0};
+    return p;
+}
+
+static void pool_free(void *user, void *p)
+{
+    (void)user;
+    if (p)
+        pool_find(p)->freed = ++pool_clock;
+}
+
+static void *pool_realloc(void *user, void *p, size_t size)
+{
+    void *q = pool_malloc(user, size);
+    if (q && p) {
+        pool_block *old = pool_find(p);
+        memcpy(q, p, old->size < size ? old->size : size);
+        pool_free(user, p);
+    }
+    return q;
+}
+
+static tg_ctx *pool_ctx(tg_store *store, tgt_clock *clock, uint32_t max_keys)
+{
+    static const tg_allocator pool = {TG_ALLOCATOR_VERSION, sizeof(tg_allocator), NULL,
+                                      pool_malloc, pool_realloc, pool_free};
+    tg_limiter_options o;
+    base_opts(&o);
+    o.max_keys = max_keys;
+    tg_config cfg;
+    tgt_config(&cfg, store, clock);
+    cfg.limiter = &o;
+    cfg.allocator = &pool;
+    tg_ctx *ctx = NULL;
+    assert_int_equal(tg_ctx_open(&ctx, &cfg), TG_OK);
+    return ctx;
+}
+
+/* A key kept after its context closed is refused by the next context, even
+ * one at the same address: its digests are under the old context's hash
+ * key and its shard numbers for the old shard count (with fewer shards,
+ * taking its locks would write outside the shard array). */
+static void test_key_refused_by_a_later_context_at_the_same_address(void **state)
+{
+    (void)state;
+    tg_store *store = NULL;
+    assert_int_equal(tg_store_open_memory(&store), TG_OK);
+    tgt_clock clock = {T0};
+    /* The same cap first: without the check that is a wrong verdict, with
+     * fewer shards a write outside the shard array. */
+    for (int same_size = 1; same_size >= 0; same_size--) {
+        tg_ctx *a = pool_ctx(store, &clock, 0); /* the default cap: 64 shards */
+        tg_limiter_key *key = key_new(a, "acme", "alice", "192.0.2.1");
+        assert_int_equal(kchk(a, key, 1).allowed, 1);
+        tg_ctx_close(a);
+        tg_ctx *b = pool_ctx(store, &clock, same_size ? 0 : 1000); /* 1000: one shard */
+        assert_ptr_equal(b, a); /* what the test is about */
+        tg_limit_verdict v;
+        tg_limit_verdict_init(&v);
+        EXPECT_ERR(TG_EINVAL, tg_limiter_check_key(b, &v, key, 1));
+        EXPECT_ERR(TG_EINVAL, tg_limiter_peek_key(b, &v, key, 1));
+        assert_int_equal(tracked(b), 0);
+        tg_limiter_key_free(key);
+        tg_ctx_close(b);
+    }
+    tg_store_close(store);
+    for (int i = 0; i < pool_n; i++) {
+        assert_true(pool_blocks[i].freed); /* nothing leaked */
+        free(pool_blocks[i].p);
+    }
+    pool_n = 0;
+}
+
 static void test_key_copies_its_identifiers(void **state)
 {
     (void)state;
@@ -1215,7 +1329,7 @@ static void test_key_copies_its_identifiers(void **state)
     snprintf(ws, sizeof ws, "copied-ws");
     snprintf(user, sizeof user, "copied-user");
     snprintf(ip, sizeof ip, "2001:db8::42");
-    tg_limit_key *k = key_new(f.ctx, ws, user, ip);
+    tg_limiter_key *k = key_new(f.ctx, ws, user, ip);
     /* Overwrite the sources (other valid ids, then garbage). */
     snprintf(ws, sizeof ws, "other-ws");
     snprintf(user, sizeof user, "other-user");
@@ -1250,11 +1364,11 @@ static void test_key_allocation_failures(void **state)
     tgt_failing_alloc fa;
     tg_ctx *ctx = counted_ctx(&store, &clock, &o, &fa);
     static char dummy_storage;
-    tg_limit_key *const dummy = (tg_limit_key *)(void *)&dummy_storage;
+    tg_limiter_key *const dummy = (tg_limiter_key *)(void *)&dummy_storage;
 
     /* key_new: each of its allocations in turn fails, until none does. */
     long k;
-    tg_limit_key *key = NULL;
+    tg_limiter_key *key = NULL;
     for (k = 1; k < 100; k++) {
         long live = fa.live;
         fa.fail_at = fa.calls + k;
@@ -1319,7 +1433,7 @@ static void test_key_allocation_failures(void **state)
         fail_msg("1000 new users and workspaces and not one allocation through the "
                  "context's allocator");
     /* The IP paid for the checks that passed, not for those that failed. */
-    tg_limit_key *ipk = key_new(ctx, NULL, NULL, "192.0.2.1");
+    tg_limiter_key *ipk = key_new(ctx, NULL, NULL, "192.0.2.1");
     assert_int_equal(kdrain(ctx, ipk, TG_LIMIT_IP), 5000 - passed);
     tg_limiter_key_free(ipk);
     tg_ctx_close(ctx);
@@ -1342,6 +1456,7 @@ int main(void)
         cmocka_unit_test(test_stale_hints_after_eviction_at_the_cap),
         cmocka_unit_test(test_peek_key_creates_and_consumes_nothing),
         cmocka_unit_test(test_key_outlives_its_context),
+        cmocka_unit_test(test_key_refused_by_a_later_context_at_the_same_address),
         cmocka_unit_test(test_key_copies_its_identifiers),
         cmocka_unit_test(test_key_allocation_failures),
     };

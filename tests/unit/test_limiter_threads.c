@@ -40,7 +40,7 @@ static const char *const KEY_IP = "2001:db8::77";
 
 typedef struct run {
     tg_ctx *ctx;
-    tg_limit_key *key; /* SC_KEY, SC_KEY_MIXED */
+    tg_limiter_key *key; /* SC_KEY, SC_KEY_MIXED */
     int scenario;
     uint32_t attempts; /* per thread */
     pthread_barrier_t start;
@@ -597,7 +597,7 @@ static void shared_key_is_exact(int scenario)
     tgt_fixture f;
     tgt_fixture_open(&f, T0, &o);
     uint32_t m = hot_user_limit(f.ctx, T); /* as in test_user_is_exact */
-    tg_limit_key *key = key_new(f.ctx, "hot-ws", "hot", KEY_IP);
+    tg_limiter_key *key = key_new(f.ctx, "hot-ws", "hot", KEY_IP);
     uint32_t n = hot_user_burst(kpk(f.ctx, key, 1), m, T);
 
     run r = {.ctx = f.ctx, .key = key, .scenario = scenario, .attempts = n};
@@ -652,7 +652,7 @@ static void test_shared_key_while_its_entries_are_evicted(void **state)
     o.max_keys = 8;
     tgt_fixture f;
     tgt_fixture_open(&f, T0, &o);
-    tg_limit_key *key = key_new(f.ctx, "hot-ws", "hot", KEY_IP);
+    tg_limiter_key *key = key_new(f.ctx, "hot-ws", "hot", KEY_IP);
     side flood;
     side_start(&flood, f.ctx, flood_step);
     for (int round = 0; round < 20; round++) {

@@ -470,7 +470,7 @@ class RateKey(_Closeable):
 
     def __init__(self, ctx, workspace, user, ip):
         args = (_opt_id(workspace, "workspace"), _opt_id(user, "user"), _opt_id(ip, "ip"))
-        out = ffi.new("tg_limit_key **")
+        out = ffi.new("tg_limiter_key **")
         with ctx._handle.use() as c:
             _check(lib.tg_limiter_key_new(c, out, *args))
         self._ctx = ctx

@@ -111,13 +111,13 @@ ffi.cdef(
                          const char *user_id, const char *ip, uint32_t cost);
     int tg_limiter_peek(tg_ctx *ctx, tg_limit_verdict *out, const char *workspace_id,
                         const char *user_id, const char *ip, uint32_t cost);
-    typedef struct tg_limit_key tg_limit_key;
-    int tg_limiter_key_new(tg_ctx *ctx, tg_limit_key **out, const char *workspace_id,
+    typedef struct tg_limiter_key tg_limiter_key;
+    int tg_limiter_key_new(tg_ctx *ctx, tg_limiter_key **out, const char *workspace_id,
                            const char *user_id, const char *ip);
-    void tg_limiter_key_free(tg_limit_key *key);
-    int tg_limiter_check_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key,
+    void tg_limiter_key_free(tg_limiter_key *key);
+    int tg_limiter_check_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limiter_key *key,
                              uint32_t cost);
-    int tg_limiter_peek_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limit_key *key,
+    int tg_limiter_peek_key(tg_ctx *ctx, tg_limit_verdict *out, tg_limiter_key *key,
                             uint32_t cost);
     int tg_limiter_reset(tg_ctx *ctx, int dimension, const char *workspace_id, const char *key);
     int tg_limiter_set_tier(tg_ctx *ctx, const char *workspace_id, int tier);
