@@ -1,7 +1,7 @@
 /*
  * demo.c - tenantguard in one sitting: two workspaces sharing one SQLite
  * store, each with its own keys; a cross-workspace read refused; a key
- * rotation; a person crypto-shredded.
+ * rotation; a person crypto-shredded; a connection rate-limited.
  *
  * Build and run: make demo (links libtenantguard.a statically).
  */
@@ -109,6 +109,25 @@ int main(void)
     if (open_as(ctx, &msgs[0], "acme") != TG_ESHREDDED || open_as(ctx, &later, "acme") != TG_ESHREDDED)
         return 1;
     check(ctx, open_as(ctx, &msgs[1], "acme"), "other subjects unaffected");
+
+    printf("\n5. bob's connection sends a flurry; the limiter stops it at his burst\n");
+    /* Prepared once per connection, checked once per message. */
+    tg_limiter_key *conn = NULL;
+    check(ctx, tg_limiter_key_new(ctx, &conn, "acme", "bob", "203.0.113.7"), "key_new");
+    tg_limit_verdict v;
+    tg_limit_verdict_init(&v);
+    int sent = 0;
+    for (; sent < 100; sent++) {
+        check(ctx, tg_limiter_check_key(ctx, &v, conn, 1), "check_key");
+        if (!v.allowed)
+            break;
+    }
+    tg_limiter_key_free(conn);
+    if (v.allowed)
+        return 1;
+    printf("  %d messages allowed, then denied by the %s limit (%u/min, burst %u): "
+           "retry in %lld ms\n", sent, v.dimension == TG_LIMIT_USER ? "user" : "other",
+           v.limit.per_minute, v.limit.burst, (long long)v.retry_after_ms);
 
     tg_ctx_close(ctx);
     char key_path[sizeof path + 8];
