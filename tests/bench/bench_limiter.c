@@ -20,7 +20,8 @@
  *    tg_limiter_bytes_per_key();
  *  - limiter_check_4d_threads: total ops/s of 1 and 2 threads doing 4d
  *    checks on one shared context (users and addresses per thread,
- *    workspaces and the global bucket shared), and the ratio 2 to 1.
+ *    workspaces and the global bucket shared), and the ratio 2 to 1;
+ *    limiter_check_key_4d_threads the same through prepared keys.
  *
  * Every check is allowed: limits are set high (and the global bucket is
  * reset before each run), so the path timed is the one that takes tokens
@@ -336,8 +337,8 @@ static void memory_1m(void)
 
 typedef struct worker {
     pthread_t th;
-    tg_ctx *ctx;
-    ids *ids;
+    lim_arg arg;
+    bench_fn check; /* check_4d or check_key */
     atomic_bool *go, *stop;
     uint64_t ops;
 } worker;
@@ -345,26 +346,34 @@ typedef struct worker {
 static void *work(void *p)
 {
     worker *w = p;
-    lim_arg a = {w->ctx, w->ids, NULL, 0};
     while (!atomic_load(w->go))
         ;
     uint64_t i = 0;
     while (!atomic_load_explicit(w->stop, memory_order_relaxed)) {
         for (int k = 0; k < 64; k++)
-            check_4d(&a, i++);
+            w->check(&w->arg, i++);
     }
     w->ops = i;
     return NULL;
 }
 
-/* ops/s of `n` threads for `ms`. */
-static double run_threads(tg_ctx *ctx, ids **per_thread, int n, unsigned ms)
+/* ops/s of `n` threads, thread t calling `fn` with per_thread[t], for
+ * `ms`. Every run starts with full workspace and global buckets: checks
+ * on keys are fast enough to drain the shared workspaces' bursts over
+ * several runs. */
+static double run_threads(bench_fn fn, lim_arg *per_thread, int n, unsigned ms)
 {
-    reset_global(&(lim_arg){ctx, NULL, NULL, 0});
+    reset_global(&per_thread[0]);
+    for (unsigned i = 0; i < N_WS; i++) {
+        int rc = tg_limiter_reset(per_thread[0].ctx, TG_LIMIT_WORKSPACE, per_thread[0].ids->ws[i],
+                                  NULL);
+        if (rc)
+            die("reset", rc);
+    }
     worker w[2];
     atomic_bool go = false, stop = false;
     for (int t = 0; t < n; t++) {
-        w[t] = (worker){.ctx = ctx, .ids = per_thread[t], .go = &go, .stop = &stop};
+        w[t] = (worker){.arg = per_thread[t], .check = fn, .go = &go, .stop = &stop};
         if (pthread_create(&w[t].th, NULL, work, &w[t]))
             die("pthread_create", TG_EINTERNAL);
     }
@@ -386,26 +395,41 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void threads_bench(ids *mine, ids *theirs)
+/* 1 thread against 2 on one context, each thread with its own users and
+ * addresses (workspaces and the global bucket shared). */
+static void threads_compare(const char *name, bench_fn fn, lim_arg *per_thread)
 {
-    tg_ctx *ctx = open_ctx(0);
-    ids *per_thread[2] = {mine, theirs};
     enum { RUNS = 7 };
     double one[RUNS], two[RUNS], ratio[RUNS];
-    run_threads(ctx, per_thread, 2, 100); /* warm up: every entry exists */
+    run_threads(fn, per_thread, 2, 100); /* warm up: every entry exists */
     for (int r = 0; r < RUNS; r++) {
-        one[r] = run_threads(ctx, per_thread, 1, 300);
-        two[r] = run_threads(ctx, per_thread, 2, 300);
+        one[r] = run_threads(fn, per_thread, 1, 300);
+        two[r] = run_threads(fn, per_thread, 2, 300);
         ratio[r] = two[r] / one[r];
     }
     qsort(one, RUNS, sizeof one[0], cmp_double);
     qsort(two, RUNS, sizeof two[0], cmp_double);
     qsort(ratio, RUNS, sizeof ratio[0], cmp_double);
-    printf("{\"bench\":\"limiter_check_4d_threads\",\"threads\":2,\"ops_per_s\":%.0f,"
+    printf("{\"bench\":\"%s\",\"threads\":2,\"ops_per_s\":%.0f,"
            "\"one_thread_ops_per_s\":%.0f,\"ratio_to_1_thread\":%.3f,\"runs\":%d,"
            "\"cpus\":%ld}\n",
-           two[RUNS / 2], one[RUNS / 2], ratio[RUNS / 2], RUNS, sysconf(_SC_NPROCESSORS_ONLN));
+           name, two[RUNS / 2], one[RUNS / 2], ratio[RUNS / 2], RUNS,
+           sysconf(_SC_NPROCESSORS_ONLN));
     fflush(stdout);
+}
+
+static void threads_bench(ids *mine, ids *theirs)
+{
+    tg_ctx *ctx = open_ctx(0);
+    lim_arg per_thread[2] = {{ctx, mine, NULL, 0}, {ctx, theirs, NULL, 0}};
+    threads_compare("limiter_check_4d_threads", check_4d, per_thread);
+    for (int t = 0; t < 2; t++) {
+        per_thread[t].keys = make_keys(ctx, per_thread[t].ids, N_USERS, N_WS, N_IPS);
+        per_thread[t].nkeys = N_USERS;
+    }
+    threads_compare("limiter_check_key_4d_threads", check_key, per_thread);
+    for (int t = 0; t < 2; t++)
+        free_keys(per_thread[t].keys, N_USERS);
     tg_ctx_close(ctx);
 }
 
