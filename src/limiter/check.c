@@ -1,5 +1,6 @@
 /*
- * check.c - tg_limiter_check and tg_limiter_peek.
+ * check.c - tg_limiter_check and tg_limiter_peek, on strings or on a
+ * prepared key (key.c makes those).
  *
  * One check locks the shards of its user, workspace and IP entries in
  * increasing shard order and holds them to the end; the global bucket's
