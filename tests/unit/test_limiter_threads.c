@@ -408,6 +408,31 @@ static void mixed_setup(tgt_fixture *f, mixed *m, tg_limiter_options *o, uint32_
     *attempts = 2 * half;
 }
 
+/* After mixed traffic that another dimension (an IP, the global bucket)
+ * cut short: each thread's user, and the shared workspace, have left
+ * exactly what did not pass. */
+static void expect_users_and_shared_left(tg_ctx *ctx, const mixed *m, const run *r)
+{
+    uint32_t shared = 0;
+    char ws[32];
+    for (int t = 0; t < THREADS; t++) {
+        shared += r->shared_ws_passes[t];
+        assert_true(r->own_passes[t] <= m->user_burst);
+        snprintf(ws, sizeof ws, "mix-own-%d", t);
+        if (r->own_passes[t] < m->user_burst) {
+            tg_limit_verdict v = pk(ctx, ws, "regular", NULL, 1);
+            assert_int_equal(v.allowed, 1);
+            assert_int_equal(v.tokens_left, m->user_burst - r->own_passes[t] - 1);
+        }
+    }
+    assert_true(shared <= m->shared_burst);
+    if (shared < m->shared_burst) {
+        tg_limit_verdict v = pk(ctx, "mix-shared", NULL, NULL, 1);
+        assert_int_equal(v.allowed, 1);
+        assert_int_equal(v.tokens_left, m->shared_burst - shared - 1);
+    }
+}
+
 static void test_mixed_workspaces_are_exact(void **state)
 {
     (void)state;
@@ -465,27 +490,13 @@ static void test_mixed_behind_one_ip_is_exact(void **state)
     hammer(&r);
     assert_int_equal(atomic_load(&r.passes), bi);
 
-    uint32_t shared = 0;
     char ws[32];
-    for (int t = 0; t < THREADS; t++) {
-        shared += r.shared_ws_passes[t];
-        assert_true(r.own_passes[t] <= m.user_burst);
-        /* what the user and their workspace have left is what passed */
+    for (int t = 0; t < THREADS; t++) { /* what each own workspace has left is what passed */
         snprintf(ws, sizeof ws, "mix-own-%d", t);
         tg_limit_verdict v = pk(f.ctx, ws, NULL, NULL, 1);
         assert_int_equal(v.tokens_left, tier_ws[m.own_tier].burst - r.own_passes[t] - 1);
-        if (r.own_passes[t] < m.user_burst) {
-            v = pk(f.ctx, ws, "regular", NULL, 1);
-            assert_int_equal(v.allowed, 1);
-            assert_int_equal(v.tokens_left, m.user_burst - r.own_passes[t] - 1);
-        }
     }
-    assert_true(shared <= m.shared_burst);
-    if (shared < m.shared_burst) {
-        tg_limit_verdict v = pk(f.ctx, "mix-shared", NULL, NULL, 1);
-        assert_int_equal(v.allowed, 1);
-        assert_int_equal(v.tokens_left, m.shared_burst - shared - 1);
-    }
+    expect_users_and_shared_left(f.ctx, &m, &r);
     tg_limit_verdict v = pk(f.ctx, NULL, NULL, SHARED_IP, 1);
     assert_int_equal(v.allowed, 0);
     assert_int_equal(v.dimension, TG_LIMIT_IP);
@@ -519,29 +530,11 @@ static void test_mixed_under_a_small_global_is_exact(void **state)
     hammer(&r);
     assert_int_equal(atomic_load(&r.passes), g);
 
-    uint32_t shared = 0;
-    char ws[32];
-    tg_limit_verdict v;
     /* Refill the global bucket, then read what the others have left (each
      * of them has fewer tokens than the global bucket's burst). */
     assert_int_equal(tg_limiter_reset(f.ctx, TG_LIMIT_GLOBAL, NULL, NULL), TG_OK);
     assert_true(m.user_burst < g && m.shared_burst < g);
-    for (int t = 0; t < THREADS; t++) {
-        shared += r.shared_ws_passes[t];
-        assert_true(r.own_passes[t] <= m.user_burst);
-        snprintf(ws, sizeof ws, "mix-own-%d", t);
-        if (r.own_passes[t] < m.user_burst) {
-            v = pk(f.ctx, ws, "regular", NULL, 1);
-            assert_int_equal(v.allowed, 1);
-            assert_int_equal(v.tokens_left, m.user_burst - r.own_passes[t] - 1);
-        }
-    }
-    assert_true(shared <= m.shared_burst);
-    if (shared < m.shared_burst) {
-        v = pk(f.ctx, "mix-shared", NULL, NULL, 1);
-        assert_int_equal(v.allowed, 1);
-        assert_int_equal(v.tokens_left, m.shared_burst - shared - 1);
-    }
+    expect_users_and_shared_left(f.ctx, &m, &r);
     tgt_fixture_close(&f);
 }
 
